@@ -1,0 +1,80 @@
+//! `steward`: the appliance binary. Parses the command line, sets up logging, and hands over to
+//! the edge runtime and the control plane. Exit codes: 0 done, 1 failed to start, 2 bad
+//! config or arguments, 3 undelivered records after `--drain-timeout`.
+
+mod app;
+mod commands;
+mod receive;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "steward", version, about = "Steward (城市管家): edge video analytics for city management")]
+struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the appliance: cameras, analysis, delivery and the control plane.
+    Run {
+        /// The configuration file (TOML).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Exit 0 once every file source has ended and the outbox is delivered.
+        #[arg(long)]
+        exit_when_done: bool,
+        /// Seconds to wait for delivery after the sources end (with --exit-when-done);
+        /// exit 3 if records are still undelivered then.
+        #[arg(long, default_value_t = 120.0)]
+        drain_timeout: f64,
+    },
+    /// Validate a configuration file; print every problem as file:line:col.
+    CheckConfig {
+        file: PathBuf,
+    },
+    /// Run the appliance on the bundled footage and model, with a local receiver.
+    Demo {
+        /// Where the control plane listens.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Where the demo's receiver listens.
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        receiver: String,
+        /// State folder (outbox, evidence, received incidents).
+        #[arg(long, default_value = "/tmp/steward-demo")]
+        state_dir: PathBuf,
+    },
+    /// A reference receiver for platform integrators: verifies signatures, de-duplicates by
+    /// idempotency key, stores documents and evidence, prints a line per incident.
+    Receive {
+        #[arg(long, default_value = "127.0.0.1:9000")]
+        listen: String,
+        /// The shared HMAC secret (or STEWARD_RECEIVE_SECRET).
+        #[arg(long, env = "STEWARD_RECEIVE_SECRET", hide_env_values = true)]
+        secret: String,
+        /// Folder to store received incidents in.
+        #[arg(long, default_value = "received")]
+        dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let code = match cli.command {
+        Command::CheckConfig { file } => commands::check_config(&file),
+        Command::Run { config, exit_when_done, drain_timeout } => commands::run(&config, exit_when_done, drain_timeout),
+        Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir),
+        Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
+    };
+    ExitCode::from(code)
+}

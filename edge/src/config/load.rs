@@ -1,0 +1,160 @@
+//! Reading a config file: TOML syntax, unknown keys and validation, all reported at once.
+
+use std::path::Path;
+
+use toml_edit::Document;
+
+use super::diagnostic::{ConfigError, ConfigErrors, Segment, TreePath, line_col, span_of};
+use super::raw::RawConfig;
+use super::types::Config;
+use super::validate::{Problem, unknown_key, validate};
+
+/// Reads and validates the config at `path`.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    let shown = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
+        file: shown.clone(),
+        errors: vec![ConfigError { line_col: None, message: format!("cannot read config file: {e}") }],
+    })?;
+    let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    load_str(&text, &shown, base_dir)
+}
+
+/// Validates config `text`; `file` names it in messages, `base_dir` resolves relative paths.
+pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Config, ConfigErrors> {
+    let fail = |errors: Vec<ConfigError>| ConfigErrors { file: file.to_string(), errors };
+    let doc = Document::parse(text).map_err(|e| {
+        fail(vec![ConfigError {
+            line_col: e.span().map(|span| line_col(text, span.start)),
+            message: first_line(e.message()),
+        }])
+    })?;
+
+    let mut unknown = Vec::new();
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| fail(vec![serde_error(text, &e)]))?;
+    let raw: Result<RawConfig, _> = serde_ignored::deserialize(deserializer, |ignored| unknown.push(unknown_key(tree_path(&ignored))));
+    let mut problems: Vec<Problem> = unknown;
+    let raw = match raw {
+        Ok(raw) => Some(raw),
+        Err(e) => {
+            let mut errors = locate(text, &doc, problems);
+            errors.push(serde_error(text, &e));
+            errors.sort_by_key(|e| e.line_col);
+            return Err(fail(errors));
+        }
+    };
+    match validate(raw.expect("checked above"), base_dir) {
+        Ok(config) if problems.is_empty() => Ok(config),
+        Ok(_) => Err(fail(locate(text, &doc, problems))),
+        Err(found) => {
+            problems.extend(found);
+            Err(fail(locate(text, &doc, problems)))
+        }
+    }
+}
+
+fn locate(text: &str, doc: &Document<&str>, problems: Vec<Problem>) -> Vec<ConfigError> {
+    let mut errors: Vec<ConfigError> = problems
+        .into_iter()
+        .map(|p| ConfigError { line_col: span_of(doc, &p.path, p.aim).map(|s| line_col(text, s.start)), message: p.message })
+        .collect();
+    errors.sort_by_key(|e| e.line_col);
+    errors
+}
+
+fn serde_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    ConfigError { line_col: e.span().map(|span| line_col(text, span.start)), message: first_line(e.message()) }
+}
+
+fn first_line(message: &str) -> String {
+    message.trim().lines().next().unwrap_or("invalid TOML").to_string()
+}
+
+fn tree_path(path: &serde_ignored::Path<'_>) -> TreePath {
+    fn walk(path: &serde_ignored::Path<'_>, out: &mut Vec<Segment>) {
+        use serde_ignored::Path as P;
+        match path {
+            P::Root => {}
+            P::Seq { parent, index } => {
+                walk(parent, out);
+                out.push(Segment::Index(*index));
+            }
+            P::Map { parent, key } => {
+                walk(parent, out);
+                out.push(Segment::Key(key.clone()));
+            }
+            P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => walk(parent, out),
+        }
+    }
+    let mut segments = Vec::new();
+    walk(path, &mut segments);
+    TreePath(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[site]
+name = "demo-crossing"
+region_code = "320602"
+timezone = "Asia/Shanghai"
+
+[storage]
+dir = "/tmp/steward-state"
+
+[[camera]]
+id = "cam-1"
+url = "rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/102"
+analysis_fps = 2.0
+
+[[camera.zone]]
+id = "kerb-east"
+polygon = [[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]
+rules = [{ kind = "illegal_parking", dwell_s = 20 }]
+
+[[sink]]
+kind = "http"
+url = "http://127.0.0.1:9000/incidents"
+hmac_secret = "change-me"
+"#;
+
+    #[test]
+    fn the_contract_document_is_accepted() {
+        let config = load_str(GOOD, "good.toml", Path::new("/")).unwrap();
+        assert_eq!(config.cameras[0].zones[0].rules[0].kind(), "illegal_parking");
+        assert_eq!(config.control.listen.port(), 8080);
+        assert_eq!(config.cameras[0].url.to_string(), "rtsp://***@10.0.0.5:554/Streaming/Channels/102");
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_place() {
+        let bad = GOOD
+            .replace("analysis_fps = 2.0", "analysis_fsp = 2.0")
+            .replace("[[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]", "[[0.8, 0.0], [1.0, 0.0]]")
+            .replace("rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/102", "rtsp//admin:hunter2@nowhere")
+            .replace("dwell_s = 20", "dwel_s = 20");
+        let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();
+        let shown = errors.to_string();
+        assert_eq!(errors.errors.len(), 4, "{shown}");
+        assert!(shown.contains("bad.toml:13:1: unknown key `analysis_fsp` in camera[0]"), "{shown}");
+        assert!(shown.contains("bad.toml:12:7: `rtsp//***@nowhere` is not a valid URL"), "{shown}");
+        assert!(shown.contains("bad.toml:17:11: a polygon needs at least 3 points, this one has 2"), "{shown}");
+        assert!(shown.contains("bad.toml:18:38: unknown key `dwel_s`"), "{shown}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    #[test]
+    fn a_wrong_type_names_its_place() {
+        let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = \"fast\"");
+        let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();
+        assert_eq!(errors.errors[0].line_col, Some((13, 16)), "{errors}");
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_place() {
+        let errors = load_str("[site\nname = 1", "bad.toml", Path::new("/")).unwrap_err();
+        assert_eq!(errors.errors[0].line_col.map(|(l, _)| l), Some(1), "{errors}");
+    }
+}

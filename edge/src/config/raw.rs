@@ -1,0 +1,100 @@
+//! The configuration exactly as written: serde structs, every field optional where a default exists.
+//!
+//! Unknown keys are not refused here (serde would stop at the first one); `load` collects them
+//! all with `serde_ignored` so that one run of `check-config` names every problem.
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawConfig {
+    pub site: Option<RawSite>,
+    pub storage: Option<RawStorage>,
+    pub control: Option<RawControl>,
+    pub device: Option<RawDevice>,
+    pub model: Option<RawModel>,
+    #[serde(default)]
+    pub camera: Vec<RawCamera>,
+    #[serde(default)]
+    pub sink: Vec<RawSink>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSite {
+    pub name: Option<String>,
+    pub region_code: Option<String>,
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawStorage {
+    pub dir: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawControl {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawDevice {
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawModel {
+    pub manifest: Option<String>,
+    pub threads: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCamera {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub gb28181_id: Option<String>,
+    pub url: Option<String>,
+    pub analysis_fps: Option<f64>,
+    pub pace: Option<String>,
+    #[serde(rename = "loop")]
+    pub looping: Option<bool>,
+    pub location: Option<RawLocation>,
+    #[serde(default)]
+    pub zone: Vec<RawZone>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawLocation {
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub crs: Option<String>,
+    pub address: Option<String>,
+    pub grid_code: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawZone {
+    pub id: Option<String>,
+    pub name: Option<String>,
+    pub polygon: Option<Vec<Vec<f64>>>,
+    #[serde(default)]
+    pub rules: Vec<RawRule>,
+}
+
+/// One rule entry. Flat on purpose: the kind decides which parameters apply, and `validate`
+/// refuses a parameter that the kind does not use.
+#[derive(Debug, Deserialize)]
+pub struct RawRule {
+    pub kind: Option<String>,
+    pub dwell_s: Option<f64>,
+    pub miss_tolerance_s: Option<f64>,
+    pub iou_threshold: Option<f64>,
+    pub min_confidence: Option<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawSink {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub hmac_secret: Option<String>,
+    pub timeout_s: Option<f64>,
+}

@@ -1,0 +1,220 @@
+//! The validated configuration: every value present, checked and ready to use.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::geometry::Polygon;
+
+/// The whole appliance configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site: Site,
+    pub storage: Storage,
+    pub control: Control,
+    pub device: Device,
+    pub model: ModelRef,
+    pub cameras: Vec<Camera>,
+    pub sinks: Vec<Sink>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub name: String,
+    /// 6-digit 行政区划 code (GB/T 2260).
+    pub region_code: String,
+    pub timezone: chrono_tz::Tz,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    /// Holds the SQLite outbox and the evidence files.
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Control {
+    pub listen: SocketAddr,
+}
+
+impl Default for Control {
+    fn default() -> Self {
+        Control { listen: SocketAddr::from(([0, 0, 0, 0], 8080)) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelRef {
+    /// The model manifest (`models/NAME.toml`); `None` means the bundled default, found at start.
+    pub manifest: Option<PathBuf>,
+    /// Threads ONNX Runtime may use for one inference.
+    pub threads: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Camera {
+    pub id: String,
+    pub name: String,
+    pub gb28181_id: Option<String>,
+    pub url: CameraUrl,
+    pub analysis_fps: f64,
+    pub pace: Pace,
+    pub looping: bool,
+    pub location: Option<Location>,
+    pub zones: Vec<Zone>,
+}
+
+/// A camera address. Its `Display` never shows the password: log and show it freely.
+#[derive(Clone, PartialEq)]
+pub struct CameraUrl(url::Url);
+
+impl CameraUrl {
+    pub fn new(url: url::Url) -> Self {
+        CameraUrl(url)
+    }
+    /// The full address, credentials included: only for handing to GStreamer.
+    pub fn expose(&self) -> &str {
+        self.0.as_str()
+    }
+    pub fn scheme(&self) -> &str {
+        self.0.scheme()
+    }
+    pub fn is_file(&self) -> bool {
+        self.0.scheme() == "file"
+    }
+    pub fn to_file_path(&self) -> Option<PathBuf> {
+        self.0.to_file_path().ok()
+    }
+    /// The address with user and password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let mut shown = self.0.clone();
+        if !shown.username().is_empty() || shown.password().is_some() {
+            let _ = shown.set_username("***");
+            let _ = shown.set_password(None);
+        }
+        shown.to_string()
+    }
+}
+
+impl fmt::Display for CameraUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Debug for CameraUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CameraUrl({})", self.redacted())
+    }
+}
+
+/// How fast a file source plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pace {
+    /// As fast as decoding and analysis allow (media time still drives the rules).
+    Fast,
+    /// At the clip's own rate, like a live camera.
+    Realtime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Location {
+    pub lon: f64,
+    pub lat: f64,
+    pub crs: String,
+    pub address: Option<String>,
+    pub grid_code: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Zone {
+    pub id: String,
+    pub name: String,
+    pub polygon: Polygon,
+    pub rules: Vec<RuleConfig>,
+}
+
+/// One rule attached to a zone, with its parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleConfig {
+    IllegalParking(IllegalParkingParams),
+}
+
+impl RuleConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RuleConfig::IllegalParking(_) => "illegal_parking",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IllegalParkingParams {
+    /// Seconds of media time a vehicle must stay before an incident opens.
+    pub dwell_s: f64,
+    /// Seconds a remembered vehicle may go unseen (occlusion, missed detection) and keep its dwell.
+    pub miss_tolerance_s: f64,
+    /// Minimum overlap between a detection and the remembered box to count as "the same, still there".
+    pub iou_threshold: f64,
+    /// Detections below this confidence are ignored by the rule.
+    pub min_confidence: f64,
+}
+
+impl Default for IllegalParkingParams {
+    fn default() -> Self {
+        IllegalParkingParams { dwell_s: 300.0, miss_tolerance_s: 30.0, iou_threshold: 0.5, min_confidence: 0.35 }
+    }
+}
+
+/// Where incidents go.
+#[derive(Debug, Clone)]
+pub enum Sink {
+    Http(HttpSinkConfig),
+}
+
+impl Sink {
+    pub fn name(&self) -> &str {
+        match self {
+            Sink::Http(http) => &http.name,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSinkConfig {
+    /// Stable name of this sink: its delivery cursor in the outbox is keyed by it.
+    pub name: String,
+    pub url: url::Url,
+    pub hmac_secret: Secret,
+    pub timeout_s: f64,
+}
+
+/// A secret string. Never printed: `Debug` and `Display` show `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(value)
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}

@@ -1,0 +1,365 @@
+//! Raw config → [`Config`]: defaults filled in, every value checked, every problem collected.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::diagnostic::{Aim, TreePath};
+use super::raw::*;
+use super::types::*;
+use crate::geometry::Polygon;
+
+/// A problem found while validating, still located by its path in the tree.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub path: TreePath,
+    pub aim: Aim,
+    pub message: String,
+}
+
+#[derive(Default)]
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn value(&mut self, path: TreePath, message: impl Into<String>) {
+        self.0.push(Problem { path, aim: Aim::Value, message: message.into() });
+    }
+    /// A required value: reports it missing at `parent` when absent.
+    fn required<T: Clone>(&mut self, value: &Option<T>, parent: &TreePath, key: &str) -> Option<T> {
+        if value.is_none() {
+            self.value(parent.clone(), format!("missing required key `{key}` in [{parent}]"));
+        }
+        value.clone()
+    }
+    /// A number that must lie in `range` (inclusive bounds as given by `check`).
+    fn number(&mut self, value: Option<f64>, default: f64, path: TreePath, check: impl Fn(f64) -> bool, expect: &str) -> f64 {
+        match value {
+            None => default,
+            Some(v) if check(v) && v.is_finite() => v,
+            Some(v) => {
+                self.value(path, format!("{v} is out of range: expected {expect}"));
+                default
+            }
+        }
+    }
+}
+
+pub const RULE_KINDS_PLANNED: [&str; 3] = ["street_vending", "exposed_waste", "unlit_signage"];
+
+/// Validates `raw`. `base_dir` resolves relative paths (the config file's folder).
+pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>> {
+    let mut problems = Problems::default();
+    let root = TreePath::root();
+
+    let site = {
+        let path = root.key("site");
+        match raw.site {
+            None => {
+                problems.value(root.clone(), "missing required table [site]");
+                None
+            }
+            Some(site) => {
+                let name = problems.required(&site.name, &path, "name");
+                let region_code = problems.required(&site.region_code, &path, "region_code");
+                if let Some(code) = &region_code
+                    && (code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()))
+                {
+                    problems.value(path.key("region_code"), format!("region_code `{code}` must be 6 digits (GB/T 2260 行政区划代码)"));
+                }
+                let timezone = match site.timezone.as_deref().unwrap_or("Asia/Shanghai").parse::<chrono_tz::Tz>() {
+                    Ok(tz) => tz,
+                    Err(_) => {
+                        problems.value(path.key("timezone"), "unknown timezone: expected an IANA name such as `Asia/Shanghai`");
+                        chrono_tz::Asia::Shanghai
+                    }
+                };
+                match (name, region_code) {
+                    (Some(name), Some(region_code)) => Some(Site { name, region_code, timezone }),
+                    _ => None,
+                }
+            }
+        }
+    };
+
+    let storage = Storage {
+        dir: raw
+            .storage
+            .as_ref()
+            .and_then(|s| s.dir.as_deref())
+            .map(|dir| resolve(base_dir, dir))
+            .unwrap_or_else(|| PathBuf::from("/var/lib/steward")),
+    };
+
+    let control = match raw.control.as_ref().and_then(|c| c.listen.as_deref()) {
+        None => Control::default(),
+        Some(listen) => match listen.parse::<SocketAddr>() {
+            Ok(listen) => Control { listen },
+            Err(_) => {
+                problems.value(root.key("control").key("listen"), format!("`{listen}` is not an address: expected IP:PORT such as `0.0.0.0:8080`"));
+                Control::default()
+            }
+        },
+    };
+
+    let model = {
+        let path = root.key("model");
+        let manifest = raw.model.as_ref().and_then(|m| m.manifest.as_deref()).map(|m| resolve(base_dir, m));
+        let threads = match raw.model.as_ref().and_then(|m| m.threads) {
+            None => 2,
+            Some(n) if (1..=64).contains(&n) => n as usize,
+            Some(n) => {
+                problems.value(path.key("threads"), format!("{n} threads: expected 1 to 64"));
+                2
+            }
+        };
+        ModelRef { manifest, threads }
+    };
+
+    let mut cameras: Vec<Camera> = Vec::new();
+    for (index, raw_camera) in raw.camera.into_iter().enumerate() {
+        let path = root.key("camera").index(index);
+        if let Some(camera) = validate_camera(raw_camera, &path, &mut problems) {
+            if cameras.iter().any(|c| c.id == camera.id) {
+                problems.value(path.key("id"), format!("camera id `{}` is used twice", camera.id));
+            }
+            cameras.push(camera);
+        }
+    }
+
+    let mut sinks = Vec::new();
+    let mut sink_names = HashSet::new();
+    for (index, raw_sink) in raw.sink.into_iter().enumerate() {
+        let path = root.key("sink").index(index);
+        if let Some(sink) = validate_sink(raw_sink, index, &path, &mut problems) {
+            if !sink_names.insert(sink.name().to_string()) {
+                problems.value(path, format!("sink name `{}` is used twice: give each sink its own `name`", sink.name()));
+            }
+            sinks.push(sink);
+        }
+    }
+
+    let device = Device {
+        id: raw
+            .device
+            .and_then(|d| d.id)
+            .unwrap_or_else(|| site.as_ref().map_or_else(|| "steward".to_string(), |s| s.name.clone())),
+    };
+
+    if !problems.0.is_empty() {
+        return Err(problems.0);
+    }
+    Ok(Config { site: site.expect("reported when missing"), storage, control, device, model, cameras, sinks })
+}
+
+fn resolve(base_dir: &Path, path: &str) -> PathBuf {
+    let path = PathBuf::from(path);
+    if path.is_absolute() { path } else { base_dir.join(path) }
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+fn validate_camera(raw: RawCamera, path: &TreePath, problems: &mut Problems) -> Option<Camera> {
+    let id = problems.required(&raw.id, path, "id");
+    if let Some(id) = &id
+        && !valid_id(id)
+    {
+        problems.value(path.key("id"), format!("camera id `{id}`: use letters, digits, `-`, `_` or `.` (at most 64)"));
+    }
+    if let Some(gb) = &raw.gb28181_id
+        && (gb.len() != 20 || !gb.bytes().all(|b| b.is_ascii_digit()))
+    {
+        problems.value(path.key("gb28181_id"), "gb28181_id must be 20 digits (GB/T 28181 device code)");
+    }
+    let url = problems.required(&raw.url, path, "url").and_then(|text| match parse_camera_url(&text) {
+        Ok(url) => Some(url),
+        Err(why) => {
+            problems.value(path.key("url"), why);
+            None
+        }
+    });
+    let analysis_fps = problems.number(raw.analysis_fps, 1.0, path.key("analysis_fps"), |v| v > 0.0 && v <= 30.0, "more than 0 and at most 30 frames per second");
+    let pace = match raw.pace.as_deref() {
+        None | Some("fast") => Pace::Fast,
+        Some("realtime") => Pace::Realtime,
+        Some(other) => {
+            problems.value(path.key("pace"), format!("pace `{other}`: expected `fast` or `realtime`"));
+            Pace::Fast
+        }
+    };
+    let location = raw.location.and_then(|loc| {
+        let lpath = path.key("location");
+        let lon = problems.required(&loc.lon, &lpath, "lon");
+        let lat = problems.required(&loc.lat, &lpath, "lat");
+        if let Some(lon) = lon
+            && !(-180.0..=180.0).contains(&lon)
+        {
+            problems.value(lpath.key("lon"), format!("lon {lon}: expected -180 to 180"));
+        }
+        if let Some(lat) = lat
+            && !(-90.0..=90.0).contains(&lat)
+        {
+            problems.value(lpath.key("lat"), format!("lat {lat}: expected -90 to 90"));
+        }
+        let crs = loc.crs.unwrap_or_else(|| "WGS84".to_string());
+        if crs != "WGS84" && crs != "CGCS2000" {
+            problems.value(lpath.key("crs"), format!("crs `{crs}`: expected `WGS84` or `CGCS2000`"));
+        }
+        Some(Location { lon: lon?, lat: lat?, crs, address: loc.address, grid_code: loc.grid_code })
+    });
+
+    let mut zones: Vec<Zone> = Vec::new();
+    for (index, raw_zone) in raw.zone.into_iter().enumerate() {
+        let zpath = path.key("zone").index(index);
+        if let Some(zone) = validate_zone(raw_zone, &zpath, problems) {
+            if zones.iter().any(|z| z.id == zone.id) {
+                problems.value(zpath.key("id"), format!("zone id `{}` is used twice in this camera", zone.id));
+            }
+            zones.push(zone);
+        }
+    }
+    let id = id?;
+    Some(Camera {
+        name: raw.name.unwrap_or_else(|| id.clone()),
+        id,
+        gb28181_id: raw.gb28181_id,
+        url: url?,
+        analysis_fps,
+        pace,
+        looping: raw.looping.unwrap_or(false),
+        location,
+        zones,
+    })
+}
+
+/// Checks a camera address: a URL with a scheme GStreamer can open here.
+pub fn parse_camera_url(text: &str) -> Result<CameraUrl, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("`{}` is not a valid URL ({e}): expected `rtsp://user:pass@host:554/path` or `file:///absolute/path.mp4`", redact_text(text)))?;
+    match url.scheme() {
+        "rtsp" | "rtsps" | "rtspt" | "http" | "https" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(format!("`{}` has no host", CameraUrl::new(url).redacted()));
+            }
+        }
+        "file" => {
+            if url.to_file_path().is_err() || url.path().len() <= 1 {
+                return Err(format!("`{text}` is not an absolute file path: expected `file:///absolute/path.mp4`"));
+            }
+        }
+        other => return Err(format!("unsupported camera URL scheme `{other}`: expected rtsp, rtsps, http(s) or file")),
+    }
+    Ok(CameraUrl::new(url))
+}
+
+/// Hides anything between `//` and `@` in text that failed to parse as a URL.
+fn redact_text(text: &str) -> String {
+    match (text.find("//"), text.rfind('@')) {
+        (Some(start), Some(end)) if end > start + 2 => format!("{}***{}", &text[..start + 2], &text[end..]),
+        _ => text.to_string(),
+    }
+}
+
+fn validate_zone(raw: RawZone, path: &TreePath, problems: &mut Problems) -> Option<Zone> {
+    let id = problems.required(&raw.id, path, "id");
+    if let Some(id) = &id
+        && !valid_id(id)
+    {
+        problems.value(path.key("id"), format!("zone id `{id}`: use letters, digits, `-`, `_` or `.` (at most 64)"));
+    }
+    let polygon = problems.required(&raw.polygon, path, "polygon").and_then(|points| {
+        let ppath = path.key("polygon");
+        if points.len() < 3 {
+            problems.value(ppath, format!("a polygon needs at least 3 points, this one has {}", points.len()));
+            return None;
+        }
+        let mut vertices = Vec::with_capacity(points.len());
+        for (index, point) in points.iter().enumerate() {
+            match point.as_slice() {
+                [x, y] if (0.0..=1.0).contains(x) && (0.0..=1.0).contains(y) => vertices.push((*x, *y)),
+                [_, _] => problems.value(ppath.index(index), "polygon points are normalised image coordinates: x and y from 0 to 1"),
+                _ => problems.value(ppath.index(index), format!("a polygon point is [x, y]; this one has {} numbers", point.len())),
+            }
+        }
+        (vertices.len() == points.len()).then(|| Polygon::new(vertices))
+    });
+    let mut rules: Vec<RuleConfig> = Vec::new();
+    for (index, raw_rule) in raw.rules.into_iter().enumerate() {
+        let rpath = path.key("rules").index(index);
+        if let Some(rule) = validate_rule(raw_rule, &rpath, problems) {
+            if rules.iter().any(|r| r.kind() == rule.kind()) {
+                problems.value(rpath, format!("rule `{}` appears twice in this zone", rule.kind()));
+            }
+            rules.push(rule);
+        }
+    }
+    let id = id?;
+    Some(Zone { name: raw.name.unwrap_or_else(|| id.clone()), id, polygon: polygon?, rules })
+}
+
+fn validate_rule(raw: RawRule, path: &TreePath, problems: &mut Problems) -> Option<RuleConfig> {
+    let kind = problems.required(&raw.kind, path, "kind")?;
+    match kind.as_str() {
+        "illegal_parking" => {
+            let defaults = IllegalParkingParams::default();
+            Some(RuleConfig::IllegalParking(IllegalParkingParams {
+                dwell_s: problems.number(raw.dwell_s, defaults.dwell_s, path.key("dwell_s"), |v| v > 0.0 && v <= 86_400.0, "more than 0 and at most 86400 seconds"),
+                miss_tolerance_s: problems.number(raw.miss_tolerance_s, defaults.miss_tolerance_s, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),
+                iou_threshold: problems.number(raw.iou_threshold, defaults.iou_threshold, path.key("iou_threshold"), |v| v > 0.0 && v <= 1.0, "more than 0 and at most 1"),
+                min_confidence: problems.number(raw.min_confidence, defaults.min_confidence, path.key("min_confidence"), |v| (0.0..=1.0).contains(&v), "0 to 1"),
+            }))
+        }
+        planned if RULE_KINDS_PLANNED.contains(&planned) => {
+            problems.value(path.key("kind"), format!("rule kind `{planned}` is not available in this version yet; available: illegal_parking"));
+            None
+        }
+        other => {
+            problems.value(path.key("kind"), format!("unknown rule kind `{other}`: expected one of illegal_parking, street_vending, exposed_waste, unlit_signage"));
+            None
+        }
+    }
+}
+
+fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Problems) -> Option<Sink> {
+    let kind = problems.required(&raw.kind, path, "kind")?;
+    match kind.as_str() {
+        "http" => {
+            let url = problems.required(&raw.url, path, "url").and_then(|text| match url::Url::parse(&text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Some(url),
+                Ok(url) => {
+                    problems.value(path.key("url"), format!("sink URL scheme `{}`: expected http or https", url.scheme()));
+                    None
+                }
+                Err(e) => {
+                    problems.value(path.key("url"), format!("`{text}` is not a valid URL ({e})"));
+                    None
+                }
+            });
+            let secret = problems.required(&raw.hmac_secret, path, "hmac_secret");
+            if secret.as_deref() == Some("") {
+                problems.value(path.key("hmac_secret"), "hmac_secret must not be empty");
+            }
+            let timeout_s = problems.number(raw.timeout_s, 10.0, path.key("timeout_s"), |v| v > 0.0 && v <= 600.0, "more than 0 and at most 600 seconds");
+            let name = raw.name.unwrap_or_else(|| if index == 0 { "http".to_string() } else { format!("http-{index}") });
+            if !valid_id(&name) {
+                problems.value(path.key("name"), format!("sink name `{name}`: use letters, digits, `-`, `_` or `.`"));
+            }
+            Some(Sink::Http(HttpSinkConfig { name, url: url?, hmac_secret: Secret::new(secret?), timeout_s }))
+        }
+        other => {
+            problems.value(path.key("kind"), format!("unknown sink kind `{other}`: expected `http`"));
+            None
+        }
+    }
+}
+
+/// An unknown key becomes a problem pointing at the key itself.
+pub fn unknown_key(path: TreePath) -> Problem {
+    let mut parent = path.clone();
+    let key = match parent.0.pop() {
+        Some(super::diagnostic::Segment::Key(key)) => key,
+        _ => path.to_string(),
+    };
+    let place = if parent.0.is_empty() { "at the top level".to_string() } else { format!("in {parent}") };
+    Problem { path, aim: Aim::Key, message: format!("unknown key `{key}` {place}") }
+}

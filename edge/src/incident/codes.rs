@@ -1,0 +1,18 @@
+//! National event codes per violation kind (see DESIGN.md): GB/T 47678.5-2026 事项 codes,
+//! whose full form is the 6-digit region code + the 5-digit type, and the legacy CJ/T 214 codes.
+
+use crate::rules::ViolationKind;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KindCodes {
+    /// 5-digit GB/T 47678.5 type code.
+    pub gb47678_type: &'static str,
+    pub cjt214: &'static str,
+    pub title: &'static str,
+}
+
+pub fn codes_for(kind: ViolationKind) -> KindCodes {
+    match kind {
+        ViolationKind::IllegalParking => KindCodes { gb47678_type: "09009", cjt214: "0505", title: "机动车乱停放" },
+    }
+}

@@ -1,0 +1,28 @@
+//! Outbox: every incident state change is committed to SQLite (WAL, synchronous=FULL) before
+//! anything is sent. Each sink has its own delivery rows, so one slow sink never blocks another;
+//! a record leaves a sink's queue only when that sink has delivered it (at-least-once).
+//!
+//! `schema` creates the tables; `store` is the single writer used by the incident stage;
+//! `queue` is one sink's view: what is due, and what became of each attempt.
+
+mod queue;
+mod schema;
+mod store;
+
+pub use queue::{DeliveryQueue, PendingRecord, pending_total};
+pub use store::{Outbox, StoredEvidence};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox database {path}: {source}")]
+    Sqlite { path: String, source: rusqlite::Error },
+    #[error("outbox: cannot encode document: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("outbox: cannot create {path}: {source}")]
+    Dir { path: String, source: std::io::Error },
+}
+
+/// The outbox database inside a storage folder.
+pub fn database_path(storage_dir: &std::path::Path) -> std::path::PathBuf {
+    storage_dir.join("outbox.sqlite3")
+}

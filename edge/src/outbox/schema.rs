@@ -1,0 +1,58 @@
+//! The outbox tables, created on first open.
+
+use rusqlite::Connection;
+
+pub const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS incidents (
+    id          TEXT PRIMARY KEY,
+    camera      TEXT NOT NULL,
+    zone        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    state       TEXT NOT NULL,            -- open | resolved
+    bbox        TEXT NOT NULL,            -- JSON [x1, y1, x2, y2], normalised
+    opened_at   TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    event_id    INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id TEXT NOT NULL REFERENCES incidents(id),
+    seq         INTEGER NOT NULL,
+    event       TEXT NOT NULL,
+    document    TEXT NOT NULL,            -- the v1 document, evidence without bytes
+    created_at  TEXT NOT NULL,
+    UNIQUE (incident_id, seq)
+);
+CREATE TABLE IF NOT EXISTS evidence (
+    event_id    INTEGER NOT NULL REFERENCES events(event_id),
+    position    INTEGER NOT NULL,         -- index in the document's evidence array
+    role        TEXT NOT NULL,
+    media_type  TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    PRIMARY KEY (event_id, position)
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    event_id        INTEGER NOT NULL REFERENCES events(event_id),
+    sink            TEXT NOT NULL,
+    state           TEXT NOT NULL,        -- pending | delivered | rejected
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_status     INTEGER,
+    last_error      TEXT,
+    delivered_at    TEXT,
+    PRIMARY KEY (event_id, sink)
+);
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, state, next_attempt_ms);
+"#;
+
+/// Opens `path` for the outbox: WAL (readers never block the writer), full sync (a committed
+/// record survives power loss), a busy timeout for the other connections.
+pub fn connect(path: &std::path::Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.execute_batch(SCHEMA)?;
+    Ok(conn)
+}

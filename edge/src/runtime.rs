@@ -1,0 +1,280 @@
+//! The runtime: the only place that wires stages, threads, channels and shutdown.
+//!
+//! ```text
+//! camera threads ──(bounded: files wait, live drops)──► detector thread ──► analysis thread
+//!   (GStreamer)                                          (ort session)      (track, rules,
+//!                                                                            incidents, outbox)
+//!                                                     async sinks ◄── outbox (SQLite) ◄──┘
+//! ```
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, bounded};
+use tokio::sync::watch;
+
+use crate::config::{Config, Sink};
+use crate::detect::{Detection, Detector, DetectorError, Manifest, ManifestError, default_manifest_path};
+use crate::incident::{IncidentContext, IncidentManager};
+use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
+use crate::rules::{Observation, Rule, build_rules};
+use crate::sink::{SinkHandle, run_http_sink};
+use crate::source::{CameraSource, Frame, HealthBoard, PipelineTemplate, SourceExit, run_camera};
+use crate::telemetry::{CameraLabel, CameraReasonLabel, Telemetry};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("no model manifest configured and the bundled one was not found (set [model] manifest, or STEWARD_MODELS)")]
+    NoModel,
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    #[error(transparent)]
+    Detector(#[from] DetectorError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("cannot initialise GStreamer: {0}")]
+    GStreamer(String),
+    #[error("cannot create storage folder {path}: {source}")]
+    Storage { path: PathBuf, source: std::io::Error },
+}
+
+/// How `run` ends.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions {
+    /// Return once every camera (all must be files) has ended and the outbox is empty.
+    pub exit_when_done: bool,
+    /// With `exit_when_done`: how long to wait for delivery after the sources end.
+    pub drain_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// Shutdown was requested.
+    Stopped,
+    /// Every source ended and everything was delivered.
+    Done,
+    /// Every source ended but records were still undelivered after the drain timeout.
+    DrainTimedOut { pending: u64 },
+}
+
+/// What the control plane may read while the edge runs.
+#[derive(Clone)]
+pub struct EdgeHandle {
+    pub health: HealthBoard,
+    pub telemetry: Telemetry,
+    pub model_name: String,
+    pub started: Instant,
+}
+
+/// A configured, ready-to-run edge: model loaded, outbox open.
+pub struct Edge {
+    config: Config,
+    detector: Detector,
+    outbox: Outbox,
+    context: IncidentContext,
+    handle: EdgeHandle,
+}
+
+impl Edge {
+    pub fn new(config: Config) -> Result<Edge, StartError> {
+        gstreamer::init().map_err(|e| StartError::GStreamer(e.to_string()))?;
+        std::fs::create_dir_all(&config.storage.dir).map_err(|source| StartError::Storage { path: config.storage.dir.clone(), source })?;
+        let manifest_path = config.model.manifest.clone().or_else(default_manifest_path).ok_or(StartError::NoModel)?;
+        let manifest = Manifest::load(&manifest_path)?;
+        tracing::info!(model = %manifest.name, manifest = %manifest_path.display(), "loading model");
+        let detector = Detector::new(manifest.clone(), config.model.threads)?;
+        let sinks = config.sinks.iter().map(|s| s.name().to_string()).collect();
+        let outbox = Outbox::open(&database_path(&config.storage.dir), sinks)?;
+        let context = IncidentContext {
+            site: config.site.clone(),
+            device: config.device.clone(),
+            software: format!("steward {}", crate::VERSION),
+            model_name: manifest.name.clone(),
+            model_sha256: manifest.sha256.clone(),
+            cameras: config.cameras.iter().map(|c| (c.id.clone(), c.clone())).collect(),
+            evidence_dir: config.storage.dir.join("evidence"),
+        };
+        let handle = EdgeHandle { health: HealthBoard::default(), telemetry: Telemetry::new(), model_name: manifest.name, started: Instant::now() };
+        Ok(Edge { config, detector, outbox, context, handle })
+    }
+
+    pub fn handle(&self) -> EdgeHandle {
+        self.handle.clone()
+    }
+
+    /// Runs until `shutdown` resolves, or — with `exit_when_done` — until the files have
+    /// played and everything is delivered. Must be called inside a Tokio runtime.
+    pub async fn run(self, options: RunOptions, shutdown: impl std::future::Future<Output = ()>) -> RunOutcome {
+        let Edge { config, detector, outbox, context, handle } = self;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sink_stop_tx, sink_stop_rx) = watch::channel(false);
+
+        // Sinks first, so records left from a previous run start moving at once.
+        let database = database_path(&config.storage.dir);
+        let mut sink_handles = Vec::new();
+        let mut sink_tasks = Vec::new();
+        for sink in &config.sinks {
+            let sink_handle = SinkHandle::default();
+            sink_handles.push(sink_handle.clone());
+            match sink {
+                Sink::Http(http) => {
+                    sink_tasks.push(tokio::spawn(run_http_sink(http.clone(), database.clone(), handle.telemetry.clone(), sink_handle, sink_stop_rx.clone())));
+                }
+            }
+        }
+
+        // Analysis, then detection, then the cameras that feed them.
+        let (detected_tx, detected_rx) = bounded::<(Frame, Vec<Detection>)>(4);
+        let analysis = spawn_analysis(&config, outbox, context, handle.telemetry.clone(), sink_handles, detected_rx);
+        let (frames_tx, frames_rx) = bounded::<Frame>(2 * config.cameras.len().max(1));
+        let detection = spawn_detector(detector, frames_rx, detected_tx, handle.telemetry.clone());
+        let model = detection_input(&config);
+        let mut cameras: Vec<JoinHandle<SourceExit>> = Vec::new();
+        for camera in &config.cameras {
+            handle.health.register(&camera.id, camera.url.redacted());
+            let source = CameraSource {
+                camera: camera.clone(),
+                template: PipelineTemplate::x86_cpu(),
+                input_width: model.0,
+                input_height: model.1,
+                input_format: model.2,
+                frames: frames_tx.clone(),
+                health: handle.health.clone(),
+                telemetry: handle.telemetry.clone(),
+                stop: stop.clone(),
+                stall_after: Duration::from_secs(20),
+                backoff_min: Duration::from_secs(1),
+                backoff_max: Duration::from_secs(60),
+            };
+            let name = format!("camera-{}", camera.id);
+            cameras.push(std::thread::Builder::new().name(name).spawn(move || run_camera(source)).expect("spawn camera thread"));
+        }
+        drop(frames_tx);
+
+        let all_files = config.cameras.iter().all(|c| c.url.is_file() && !c.looping);
+        let sources_done = tokio::task::spawn_blocking(move || cameras.into_iter().map(|t| t.join().unwrap_or(SourceExit::Stopped)).collect::<Vec<_>>());
+        tokio::pin!(shutdown);
+        tokio::pin!(sources_done);
+
+        let outcome = if options.exit_when_done && all_files {
+            tokio::select! {
+                _ = &mut shutdown => RunOutcome::Stopped,
+                _ = &mut sources_done => {
+                    join_quietly(detection, "detector");
+                    join_quietly(analysis, "analysis");
+                    tracing::info!("all sources ended; waiting for delivery");
+                    tokio::select! {
+                        _ = &mut shutdown => RunOutcome::Stopped,
+                        outcome = drain(database.clone(), options.drain_timeout) => outcome,
+                    }
+                }
+            }
+        } else {
+            if options.exit_when_done {
+                tracing::warn!("--exit-when-done applies only when every camera is a file that does not loop; running until stopped");
+            }
+            shutdown.await;
+            RunOutcome::Stopped
+        };
+
+        stop.store(true, Ordering::Relaxed);
+        let _ = sink_stop_tx.send(true);
+        for task in sink_tasks {
+            let _ = task.await;
+        }
+        outcome
+    }
+}
+
+/// Model input width, height and channel order for the pipeline template.
+fn detection_input(config: &Config) -> (u32, u32, &'static str) {
+    let manifest = config.model.manifest.clone().or_else(default_manifest_path).and_then(|p| Manifest::load(&p).ok());
+    match manifest {
+        Some(m) => (m.input.width, m.input.height, if m.input.channels == "rgb" { "RGB" } else { "BGR" }),
+        None => (416, 416, "BGR"),
+    }
+}
+
+async fn drain(database: PathBuf, timeout: Duration) -> RunOutcome {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let db = database.clone();
+        let pending = tokio::task::spawn_blocking(move || pending_total(&db)).await.expect("outbox task").unwrap_or(u64::MAX);
+        if pending == 0 {
+            return RunOutcome::Done;
+        }
+        if Instant::now() >= deadline {
+            return RunOutcome::DrainTimedOut { pending };
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn join_quietly(thread: JoinHandle<()>, name: &str) {
+    if thread.join().is_err() {
+        tracing::error!(thread = name, "stage thread panicked");
+    }
+}
+
+fn spawn_detector(mut detector: Detector, frames: Receiver<Frame>, detected: Sender<(Frame, Vec<Detection>)>, telemetry: Telemetry) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("detector".into())
+        .spawn(move || {
+            for frame in frames {
+                let started = Instant::now();
+                match detector.detect(&frame.model_input, &frame.letterbox) {
+                    Ok(detections) => {
+                        telemetry.inference_seconds.observe(started.elapsed().as_secs_f64());
+                        if detected.send((frame, detections)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(error) => {
+                        telemetry.frames_dropped.get_or_create(&CameraReasonLabel { camera: frame.camera.to_string(), reason: "inference_error".into() }).inc();
+                        tracing::error!(camera = %frame.camera, %error, "detection failed; frame skipped");
+                    }
+                }
+            }
+        })
+        .expect("spawn detector thread")
+}
+
+fn spawn_analysis(
+    config: &Config,
+    mut outbox: Outbox,
+    context: IncidentContext,
+    telemetry: Telemetry,
+    sinks: Vec<SinkHandle>,
+    detected: Receiver<(Frame, Vec<Detection>)>,
+) -> JoinHandle<()> {
+    let mut rules: HashMap<String, Vec<Box<dyn Rule>>> =
+        config.cameras.iter().map(|c| (c.id.clone(), c.zones.iter().flat_map(build_rules).collect())).collect();
+    std::thread::Builder::new()
+        .name("analysis".into())
+        .spawn(move || {
+            let open = outbox.open_incidents().unwrap_or_else(|error| {
+                tracing::error!(%error, "cannot read open incidents; already-open violations may be reported again");
+                Vec::new()
+            });
+            let mut incidents = IncidentManager::new(context, open, telemetry.clone());
+            for (frame, detections) in detected {
+                telemetry.frames_analysed.get_or_create(&CameraLabel { camera: frame.camera.to_string() }).inc();
+                let observation = Observation { camera: &frame.camera, media_time: frame.media_time, wall_time: frame.wall_time, detections: &detections };
+                let Some(camera_rules) = rules.get_mut(&*frame.camera) else { continue };
+                for rule in camera_rules.iter_mut() {
+                    for finding in rule.observe(&observation) {
+                        match incidents.on_finding(&finding, &frame.image, &mut outbox) {
+                            Ok(Some(_)) => sinks.iter().for_each(SinkHandle::wake),
+                            Ok(None) => {}
+                            Err(error) => tracing::error!(camera = %finding.camera, zone = %finding.zone_id, %error, "cannot record incident"),
+                        }
+                    }
+                }
+            }
+        })
+        .expect("spawn analysis thread")
+}

@@ -1,0 +1,66 @@
+//! The exact bytes a platform receives: the stored document with evidence inlined (base64),
+//! and the headers that identify and sign it.
+
+use std::path::PathBuf;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// A ready-to-send request body and its identity.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub body: Vec<u8>,
+    /// `Idempotency-Key`: `<incident id>:<seq>`, the same on every retry.
+    pub idempotency_key: String,
+}
+
+/// Builds the body for a stored `document`: each evidence item at `position` gets its file's
+/// bytes, base64-encoded. A missing file is reported and sent without bytes (its sha256 stays).
+pub fn compose(document: &str, evidence: &[(usize, PathBuf)], incident_id: &str, seq: u32) -> Result<Envelope, serde_json::Error> {
+    let mut value: serde_json::Value = serde_json::from_str(document)?;
+    if let Some(items) = value.get_mut("evidence").and_then(|e| e.as_array_mut()) {
+        for (position, path) in evidence {
+            let Some(item) = items.get_mut(*position).and_then(|i| i.as_object_mut()) else { continue };
+            match std::fs::read(path) {
+                Ok(bytes) => {
+                    item.insert("bytes".into(), base64::engine::general_purpose::STANDARD.encode(bytes).into());
+                }
+                Err(error) => tracing::error!(incident = incident_id, path = %path.display(), %error, "evidence file unreadable; sending the document without it"),
+            }
+        }
+    }
+    Ok(Envelope { body: serde_json::to_vec(&value)?, idempotency_key: format!("{incident_id}:{seq}") })
+}
+
+/// `sha256=<hex HMAC-SHA256 of body>`, the `X-Steward-Signature` header value.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_matches_rfc4231_test_case_2() {
+        // RFC 4231 §4.3: key "Jefe", data "what do ya want for nothing?"
+        assert_eq!(sign("Jefe", b"what do ya want for nothing?"), "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    }
+
+    #[test]
+    fn evidence_is_inlined_at_its_position() {
+        let dir = std::env::temp_dir().join(format!("steward-envelope-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("a.jpg");
+        std::fs::write(&file, b"\xff\xd8hello").unwrap();
+        let doc = r#"{"id":"x","evidence":[{"role":"confirmation","sha256":"s"}]}"#;
+        let envelope = compose(doc, &[(0, file)], "x", 3).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&envelope.body).unwrap();
+        assert_eq!(value["evidence"][0]["bytes"], "/9hoZWxsbw==");
+        assert_eq!(envelope.idempotency_key, "x:3");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

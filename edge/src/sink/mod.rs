@@ -1,0 +1,11 @@
+//! Sink: delivers outbox records to the platform. Retry *classification* (what an answer
+//! means) and retry *policy* (when to try again) live in `retry`; `envelope` builds the exact
+//! bytes and headers sent; `http` runs one HTTP webhook sink.
+
+mod envelope;
+mod http;
+mod retry;
+
+pub use envelope::{Envelope, compose, sign};
+pub use http::{SinkHandle, run_http_sink};
+pub use retry::{Outcome, RetryPolicy, classify_status};

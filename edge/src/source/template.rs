@@ -1,0 +1,87 @@
+//! Pipeline templates: text in `pipelines/*.gst` with `{placeholders}`, filled per camera.
+
+/// A pipeline description with placeholders; `#` lines are comments.
+#[derive(Debug, Clone)]
+pub struct PipelineTemplate {
+    pub name: &'static str,
+    text: &'static str,
+}
+
+/// What a template is filled with.
+pub struct TemplateParams<'a> {
+    pub uri: &'a str,
+    pub fps: f64,
+    pub width: u32,
+    pub height: u32,
+    /// `BGR` or `RGB`.
+    pub format: &'a str,
+    pub sync: bool,
+}
+
+impl PipelineTemplate {
+    /// The x86 CPU template (software decoding), bundled into the binary.
+    pub fn x86_cpu() -> Self {
+        PipelineTemplate { name: "x86-cpu", text: include_str!("../../../pipelines/x86-cpu.gst") }
+    }
+
+    /// The `gst-launch` description for one camera. It contains the camera's credentials:
+    /// never log it.
+    pub fn render(&self, params: &TemplateParams<'_>) -> String {
+        let (num, den) = fps_fraction(params.fps);
+        let body: Vec<&str> = self.text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+        body.join("\n")
+            .replace("{uri}", &quote(params.uri))
+            .replace("{fps}", &format!("{num}/{den}"))
+            .replace("{width}", &params.width.to_string())
+            .replace("{height}", &params.height.to_string())
+            .replace("{format}", params.format)
+            .replace("{sync}", if params.sync { "true" } else { "false" })
+    }
+}
+
+/// A rate as a GStreamer fraction: whole rates exactly, others to a thousandth.
+pub fn fps_fraction(fps: f64) -> (i32, i32) {
+    if (fps - fps.round()).abs() < 1e-9 {
+        return (fps.round() as i32, 1);
+    }
+    let den = 1000;
+    let num = (fps * den as f64).round() as i32;
+    let g = gcd(num, den);
+    (num / g, den / g)
+}
+
+fn gcd(a: i32, b: i32) -> i32 {
+    if b == 0 { a.abs() } else { gcd(b, a % b) }
+}
+
+/// Quotes a value for `gst_parse_launch`.
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fractions_are_exact_for_whole_and_common_rates() {
+        assert_eq!(fps_fraction(2.0), (2, 1));
+        assert_eq!(fps_fraction(0.5), (1, 2));
+        assert_eq!(fps_fraction(0.25), (1, 4));
+    }
+
+    #[test]
+    fn rendering_fills_every_placeholder_and_quotes_the_uri() {
+        let text = PipelineTemplate::x86_cpu().render(&TemplateParams {
+            uri: "rtsp://u:p@h/a?x=1&y=2",
+            fps: 1.0,
+            width: 416,
+            height: 416,
+            format: "BGR",
+            sync: false,
+        });
+        assert!(!text.contains('{'), "{text}");
+        assert!(text.contains("uri=\"rtsp://u:p@h/a?x=1&y=2\""));
+        assert!(text.contains("framerate=1/1"));
+    }
+}

@@ -1,0 +1,113 @@
+//! Telemetry: the Prometheus metrics every stage updates, served as text at `/metrics`.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CameraLabel {
+    pub camera: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CameraReasonLabel {
+    pub camera: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CameraStateLabel {
+    pub camera: String,
+    pub state: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IncidentLabel {
+    pub camera: String,
+    pub zone: String,
+    pub kind: String,
+    pub event: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabel {
+    pub sink: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkResultLabel {
+    pub sink: String,
+    pub result: String,
+}
+
+/// All of Steward's metrics. Cheap to clone; every clone updates the same series.
+#[derive(Clone)]
+pub struct Telemetry {
+    registry: Arc<Registry>,
+    pub frames_analysed: Family<CameraLabel, Counter>,
+    pub frames_dropped: Family<CameraReasonLabel, Counter>,
+    pub source_restarts: Family<CameraReasonLabel, Counter>,
+    pub camera_state: Family<CameraStateLabel, Gauge>,
+    pub inference_seconds: Histogram,
+    pub incidents: Family<IncidentLabel, Counter>,
+    pub outbox_pending: Family<SinkLabel, Gauge>,
+    pub deliveries: Family<SinkResultLabel, Counter>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Telemetry {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("steward");
+        let frames_analysed = Family::<CameraLabel, Counter>::default();
+        registry.register("frames_analysed", "Frames that went through detection and the rules", frames_analysed.clone());
+        let frames_dropped = Family::<CameraReasonLabel, Counter>::default();
+        registry.register("frames_dropped", "Frames dropped before analysis, by reason", frames_dropped.clone());
+        let source_restarts = Family::<CameraReasonLabel, Counter>::default();
+        registry.register("source_restarts", "Camera pipeline restarts, by reason", source_restarts.clone());
+        let camera_state = Family::<CameraStateLabel, Gauge>::default();
+        registry.register("camera_state", "1 for the state each camera is in", camera_state.clone());
+        let inference_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 10));
+        registry.register("inference_seconds", "Time for one detector run", inference_seconds.clone());
+        let incidents = Family::<IncidentLabel, Counter>::default();
+        registry.register("incident_events", "Incident state changes written to the outbox", incidents.clone());
+        let outbox_pending = Family::<SinkLabel, Gauge>::default();
+        registry.register("outbox_pending", "Records waiting for delivery, per sink", outbox_pending.clone());
+        let deliveries = Family::<SinkResultLabel, Counter>::default();
+        registry.register("delivery_attempts", "Delivery attempts per sink, by result", deliveries.clone());
+        Telemetry {
+            registry: Arc::new(registry),
+            frames_analysed,
+            frames_dropped,
+            source_restarts,
+            camera_state,
+            inference_seconds,
+            incidents,
+            outbox_pending,
+            deliveries,
+        }
+    }
+
+    /// Marks `state` as the one camera state set to 1.
+    pub fn set_camera_state(&self, camera: &str, state: &str) {
+        for s in ["connecting", "live", "stalled", "failed", "ended"] {
+            self.camera_state.get_or_create(&CameraStateLabel { camera: camera.to_string(), state: s.to_string() }).set(i64::from(s == state));
+        }
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        text
+    }
+}
