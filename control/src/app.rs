@@ -38,6 +38,6 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// Serves `router` on `listen` until `shutdown` resolves.
 pub async fn serve(listen: std::net::SocketAddr, router: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, "control plane listening");
+    tracing::info!(%listen, "HTTP server listening");
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 #[command(name = "steward", version, about = "Steward (城市管家): edge video analytics for city management")]
 struct Cli {
     /// Log filter (tracing `EnvFilter` syntax); `RUST_LOG` overrides it.
-    #[arg(long, global = true, default_value = "info")]
+    #[arg(long, global = true, default_value = "info,ort=warn")]
     log: String,
     #[command(subcommand)]
     command: Command,
@@ -69,7 +69,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init();
     let code = match cli.command {
         Command::CheckConfig { file } => commands::check_config(&file),
         Command::Run { config, exit_when_done, drain_timeout } => commands::run(&config, exit_when_done, drain_timeout),

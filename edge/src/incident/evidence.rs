@@ -80,7 +80,9 @@ fn annotate(canvas: &mut RgbImage, annotation: &Annotation) {
             draw_hollow_rect_mut(canvas, Rect::at(x - t, y - t).of_size(bw + grow, bh + grow), OBJECT_COLOUR);
         }
         let label_y = (y - thickness - (8 * scale as i32 + 4)).max(0);
-        draw_text(canvas, label, x.max(0), label_y, scale, OBJECT_COLOUR);
+        let label_w = label.chars().count() as i32 * 8 * scale as i32 + 4;
+        let label_x = x.min(canvas.width() as i32 - label_w).max(0);
+        draw_text(canvas, label, label_x, label_y, scale, OBJECT_COLOUR);
     }
     let line_height = 8 * scale as i32 + 4;
     for (n, line) in annotation.caption.iter().enumerate() {

@@ -1,0 +1,56 @@
+# Steward — two commands on a fresh Debian 12 box (as root, or with sudo available):
+#   make demo   installs what is missing, builds, runs the appliance on the bundled footage
+#   make test   the same set-up, then the whole test suite
+.PHONY: all deps apt-deps onnxruntime build test demo check-config clean-vendor
+
+ORT_VERSION  ?= 1.31.1
+ARCH         := $(shell uname -m)
+ORT_PLATFORM := $(if $(filter aarch64,$(ARCH)),manylinux_2_28_aarch64,manylinux_2_28_x86_64)
+VENDOR       := vendor/onnxruntime
+ORT_LIB      := $(VENDOR)/libonnxruntime.so.$(ORT_VERSION)
+SUDO         := $(if $(filter 0,$(shell id -u)),,sudo)
+
+APT_PACKAGES := pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
+	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools \
+	libgstrtspserver-1.0-dev gstreamer1.0-rtsp python3-pip unzip
+
+all: build
+
+deps: apt-deps onnxruntime
+
+# Installs only what is missing; `apt-get update` only when something is.
+apt-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "system packages: all present"; fi
+	@command -v cargo >/dev/null || { echo "cargo not found: install Rust >= 1.92 (rustup) and re-run"; exit 1; }
+
+# ONNX Runtime has no Debian package: its shared library comes from the PyPI wheel (MIT).
+onnxruntime: $(ORT_LIB)
+
+$(ORT_LIB):
+	@mkdir -p $(VENDOR)/wheel
+	python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+		--platform $(ORT_PLATFORM) --dest $(VENDOR)/wheel onnxruntime==$(ORT_VERSION)
+	cd $(VENDOR) && unzip -o -q -j wheel/onnxruntime-$(ORT_VERSION)-*.whl 'onnxruntime/capi/libonnxruntime.so.*'
+	ln -sf libonnxruntime.so.$(ORT_VERSION) $(VENDOR)/libonnxruntime.so
+	rm -rf $(VENDOR)/wheel
+	@echo "ONNX Runtime $(ORT_VERSION) in $(VENDOR)/"
+
+build: deps
+	cargo build --release --locked
+
+test: build
+	cargo test --release --locked --workspace
+
+demo: build
+	./target/release/steward demo
+
+check-config:
+	./target/release/steward check-config $(CONFIG)
+
+clean-vendor:
+	rm -rf vendor
