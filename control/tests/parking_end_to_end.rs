@@ -120,6 +120,10 @@ rules = [{ kind = "illegal_parking", dwell_s = 20 }]
     assert!(stderr.contains(&format!("{shown}:19:11: a polygon needs at least 3 points")), "polygon located:\n{stderr}");
     assert!(!stderr.contains("secret-pw"), "the camera password is never shown:\n{stderr}");
 
+    let example = repo().join("steward.example.toml");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_steward")).args(["check-config", example.to_str().unwrap()]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "the documented example is valid: {}", String::from_utf8_lossy(&output.stderr));
+
     let good = dir.join("good.toml");
     std::fs::write(&good, config(&dir, 8080, "http://127.0.0.1:9/incidents", &vtest_camera("cam-1"))).unwrap();
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_steward")).args(["check-config", good.to_str().unwrap()]).output().unwrap();

@@ -130,9 +130,9 @@ impl Edge {
         // Analysis, then detection, then the cameras that feed them.
         let (detected_tx, detected_rx) = bounded::<(Frame, Vec<Detection>)>(4);
         let analysis = spawn_analysis(&config, outbox, context, handle.telemetry.clone(), sink_handles, detected_rx);
+        let model = detection_input(detector.manifest());
         let (frames_tx, frames_rx) = bounded::<Frame>(2 * config.cameras.len().max(1));
         let detection = spawn_detector(detector, frames_rx, detected_tx, handle.telemetry.clone());
-        let model = detection_input(&config);
         let mut cameras: Vec<JoinHandle<SourceExit>> = Vec::new();
         for camera in &config.cameras {
             handle.health.register(&camera.id, camera.url.redacted());
@@ -191,12 +191,9 @@ impl Edge {
 }
 
 /// Model input width, height and channel order for the pipeline template.
-fn detection_input(config: &Config) -> (u32, u32, &'static str) {
-    let manifest = config.model.manifest.clone().or_else(default_manifest_path).and_then(|p| Manifest::load(&p).ok());
-    match manifest {
-        Some(m) => (m.input.width, m.input.height, if m.input.channels == "rgb" { "RGB" } else { "BGR" }),
-        None => (416, 416, "BGR"),
-    }
+fn detection_input(manifest: &Manifest) -> (u32, u32, &'static str) {
+    let order = if manifest.input.channels == "rgb" { "RGB" } else { "BGR" };
+    (manifest.input.width, manifest.input.height, order)
 }
 
 async fn drain(database: PathBuf, timeout: Duration) -> RunOutcome {

@@ -223,6 +223,8 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clock: &mut MediaClock
         if !deliver(source, frame, camera.url.is_file()) {
             return Ok(RunEnd::Stopped);
         }
+        // Waiting for a busy detector is not a stall.
+        last_frame = Instant::now();
     }
 }
 
