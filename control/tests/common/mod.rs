@@ -124,26 +124,32 @@ hmac_secret = "{SECRET}"
     )
 }
 
-/// The vtest camera with a zone around the parked van and car, and one over the walkway.
-pub fn vtest_camera(id: &str) -> String {
+/// A camera at `url` with zone `kerb-east` around the parked van and car (illegal parking,
+/// `dwell_s`).
+pub fn kerb_camera(id: &str, url: &str, dwell_s: u32) -> String {
     format!(
         r#"[[camera]]
 id = "{id}"
-url = "file://{footage}"
+url = "{url}"
 analysis_fps = 2.0
 
 [[camera.zone]]
 id = "kerb-east"
 polygon = [[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]
-rules = [{{ kind = "illegal_parking", dwell_s = 20 }}]
+rules = [{{ kind = "illegal_parking", dwell_s = {dwell_s} }}]
+"#
+    )
+}
 
+/// The vtest file camera: `kerb-east` (dwell 20 s) and a zone over the walkway where people pass.
+pub fn vtest_camera(id: &str) -> String {
+    let walkway = r#"
 [[camera.zone]]
 id = "walkway"
 polygon = [[0.05, 0.36], [0.95, 0.48], [0.95, 0.80], [0.05, 0.62]]
-rules = [{{ kind = "illegal_parking", dwell_s = 20 }}]
-"#,
-        footage = footage().display()
-    )
+rules = [{ kind = "illegal_parking", dwell_s = 20 }]
+"#;
+    kerb_camera(id, &format!("file://{}", footage().display()), 20) + walkway
 }
 
 /// The real `steward` binary as a child process; its stderr goes to a log file.

@@ -217,7 +217,6 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clock: &mut MediaClock
         let full_sample = full_sink
             .try_pull_sample(gst::ClockTime::from_seconds(5))
             .ok_or_else(|| RetryReason::Error("full-resolution branch delivered no frame".into()))?;
-        last_frame = Instant::now();
         let frame = to_frame(camera_id, &model_sample, &full_sample, clock, source.input_width, source.input_height)?;
         source.health.frame(&camera.id);
         if !deliver(source, frame, camera.url.is_file()) {
