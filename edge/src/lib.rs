@@ -22,6 +22,7 @@ pub mod config;
 pub mod detect;
 pub mod geometry;
 pub mod incident;
+pub mod kind;
 pub mod outbox;
 pub mod rules;
 pub mod runtime;

@@ -19,9 +19,9 @@ use tokio::sync::watch;
 
 use crate::config::{Config, Sink};
 use crate::detect::{Detection, Detector, DetectorError, Manifest, ManifestError, default_manifest_path};
-use crate::incident::{IncidentContext, IncidentManager};
+use crate::incident::{IncidentContext, IncidentManager, Moment, Scope};
 use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
-use crate::rules::{Observation, Rule, build_rules};
+use crate::rules::{Observation, ZoneRule, zone_rules};
 use crate::sink::{SinkHandle, run_http_sink};
 use crate::source::{CameraSource, Frame, HealthBoard, PipelineTemplate, SourceExit, run_camera};
 use crate::telemetry::{CameraLabel, CameraReasonLabel, Telemetry};
@@ -96,6 +96,7 @@ impl Edge {
             model_name: manifest.name.clone(),
             model_sha256: manifest.sha256.clone(),
             cameras: config.cameras.iter().map(|c| (c.id.clone(), c.clone())).collect(),
+            codes: config.codes.clone(),
             evidence_dir: config.storage.dir.join("evidence"),
         };
         let handle = EdgeHandle { health: HealthBoard::default(), telemetry: Telemetry::new(), model_name: manifest.name, started: Instant::now() };
@@ -248,8 +249,7 @@ fn spawn_analysis(
     sinks: Vec<SinkHandle>,
     detected: Receiver<(Frame, Vec<Detection>)>,
 ) -> JoinHandle<()> {
-    let mut rules: HashMap<String, Vec<Box<dyn Rule>>> =
-        config.cameras.iter().map(|c| (c.id.clone(), c.zones.iter().flat_map(build_rules).collect())).collect();
+    let mut rules: HashMap<String, Vec<ZoneRule>> = config.cameras.iter().map(|c| (c.id.clone(), zone_rules(&c.zones))).collect();
     std::thread::Builder::new()
         .name("analysis".into())
         .spawn(move || {
@@ -260,15 +260,16 @@ fn spawn_analysis(
             let mut incidents = IncidentManager::new(context, open, telemetry.clone());
             for (frame, detections) in detected {
                 telemetry.frames_analysed.get_or_create(&CameraLabel { camera: frame.camera.to_string() }).inc();
-                let observation = Observation { camera: &frame.camera, media_time: frame.media_time, wall_time: frame.wall_time, detections: &detections };
+                let observation = Observation { camera: &frame.camera, media_time: frame.media_time, wall_time: frame.wall_time, detections: &detections, image: &frame.image };
+                let moment = Moment { media_time: frame.media_time, wall_time: frame.wall_time, image: &frame.image };
                 let Some(camera_rules) = rules.get_mut(&*frame.camera) else { continue };
                 for rule in camera_rules.iter_mut() {
-                    for finding in rule.observe(&observation) {
-                        match incidents.on_finding(&finding, &frame.image, &mut outbox) {
-                            Ok(Some(_)) => sinks.iter().for_each(SinkHandle::wake),
-                            Ok(None) => {}
-                            Err(error) => tracing::error!(camera = %finding.camera, zone = %finding.zone_id, %error, "cannot record incident"),
-                        }
+                    let judgement = rule.evaluate(&observation);
+                    let scope = Scope { camera: &frame.camera, zone: &rule.zone_id, kind: rule.kind };
+                    match incidents.reconcile(scope, &rule.lifecycle, &judgement, moment, &mut outbox) {
+                        Ok(0) => {}
+                        Ok(_) => sinks.iter().for_each(SinkHandle::wake),
+                        Err(error) => tracing::error!(camera = %frame.camera, zone = %rule.zone_id, %error, "cannot record incident event"),
                     }
                 }
             }

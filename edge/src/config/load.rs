@@ -123,7 +123,7 @@ hmac_secret = "change-me"
     #[test]
     fn the_contract_document_is_accepted() {
         let config = load_str(GOOD, "good.toml", Path::new("/")).unwrap();
-        assert_eq!(config.cameras[0].zones[0].rules[0].kind(), "illegal_parking");
+        assert_eq!(config.cameras[0].zones[0].rules[0].kind().as_str(), "illegal_parking");
         assert_eq!(config.control.listen.port(), 8080);
         assert_eq!(config.cameras[0].url.to_string(), "rtsp://***@10.0.0.5:554/Streaming/Channels/102");
     }

@@ -16,6 +16,15 @@ pub struct RawConfig {
     pub camera: Vec<RawCamera>,
     #[serde(default)]
     pub sink: Vec<RawSink>,
+    /// `[codes.<kind>]` tables.
+    pub codes: Option<std::collections::BTreeMap<String, RawCodes>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawCodes {
+    pub gb47678: Option<String>,
+    pub cjt214: Option<String>,
+    pub city: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -23,6 +32,8 @@ pub struct RawSite {
     pub name: Option<String>,
     pub region_code: Option<String>,
     pub timezone: Option<String>,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +96,9 @@ pub struct RawZone {
 pub struct RawRule {
     pub kind: Option<String>,
     pub dwell_s: Option<f64>,
+    pub resolve_after_s: Option<f64>,
+    pub renotify_s: Option<f64>,
+    pub cooldown_s: Option<f64>,
     pub miss_tolerance_s: Option<f64>,
     pub iou_threshold: Option<f64>,
     pub min_confidence: Option<f64>,

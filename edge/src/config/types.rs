@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::geometry::Polygon;
+use crate::kind::ViolationKind;
 
 /// The whole appliance configuration.
 #[derive(Debug, Clone)]
@@ -16,6 +17,7 @@ pub struct Config {
     pub model: ModelRef,
     pub cameras: Vec<Camera>,
     pub sinks: Vec<Sink>,
+    pub codes: CodeTable,
 }
 
 #[derive(Debug, Clone)]
@@ -24,6 +26,8 @@ pub struct Site {
     /// 6-digit 行政区划 code (GB/T 2260).
     pub region_code: String,
     pub timezone: chrono_tz::Tz,
+    /// Where the site is, for sunrise/sunset-relative schedules.
+    pub position: Option<(f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -139,24 +143,48 @@ pub struct Zone {
     pub rules: Vec<RuleConfig>,
 }
 
-/// One rule attached to a zone, with its parameters.
+/// One rule attached to a zone: what it judges, how long a violation must last, when it
+/// applies, and how its incidents live.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RuleConfig {
-    IllegalParking(IllegalParkingParams),
+pub struct RuleConfig {
+    pub kind: ViolationKind,
+    /// Seconds of media time a violation must last before an incident opens.
+    pub dwell_s: f64,
+    pub lifecycle: LifecycleParams,
+    pub params: RuleParams,
 }
 
 impl RuleConfig {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            RuleConfig::IllegalParking(_) => "illegal_parking",
-        }
+    pub fn kind(&self) -> ViolationKind {
+        self.kind
     }
+}
+
+/// How an incident lives once open.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifecycleParams {
+    /// The violation has been gone this long → `resolved`.
+    pub resolve_after_s: f64,
+    /// While open and still present, send an `update` this often (`None`: never).
+    pub renotify_s: Option<f64>,
+    /// After `resolved`, the same violation at the same place opens no new incident for this long.
+    pub cooldown_s: f64,
+}
+
+impl Default for LifecycleParams {
+    fn default() -> Self {
+        LifecycleParams { resolve_after_s: 60.0, renotify_s: None, cooldown_s: 120.0 }
+    }
+}
+
+/// What each kind of rule needs beyond dwell and lifecycle.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RuleParams {
+    IllegalParking(IllegalParkingParams),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct IllegalParkingParams {
-    /// Seconds of media time a vehicle must stay before an incident opens.
-    pub dwell_s: f64,
     /// Seconds a remembered vehicle may go unseen (occlusion, missed detection) and keep its dwell.
     pub miss_tolerance_s: f64,
     /// Minimum overlap between a detection and the remembered box to count as "the same, still there".
@@ -167,8 +195,25 @@ pub struct IllegalParkingParams {
 
 impl Default for IllegalParkingParams {
     fn default() -> Self {
-        IllegalParkingParams { dwell_s: 300.0, miss_tolerance_s: 30.0, iou_threshold: 0.5, min_confidence: 0.35 }
+        IllegalParkingParams { miss_tolerance_s: 30.0, iou_threshold: 0.5, min_confidence: 0.35 }
     }
+}
+
+/// Per-city event codes: what this platform wants for each kind, where it differs from the
+/// national defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CodeTable {
+    pub overrides: std::collections::BTreeMap<ViolationKind, CodeOverride>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CodeOverride {
+    /// 5-digit GB/T 47678.5 type code (the region code is prefixed).
+    pub gb47678: Option<String>,
+    /// CJ/T 214 code.
+    pub cjt214: Option<String>,
+    /// The city platform's own code.
+    pub city: Option<String>,
 }
 
 /// Where incidents go.

@@ -8,6 +8,7 @@ use super::diagnostic::{Aim, TreePath};
 use super::raw::*;
 use super::types::*;
 use crate::geometry::Polygon;
+use crate::kind::ViolationKind;
 
 /// A problem found while validating, still located by its path in the tree.
 #[derive(Debug, Clone)]
@@ -44,8 +45,6 @@ impl Problems {
     }
 }
 
-pub const RULE_KINDS_PLANNED: [&str; 3] = ["street_vending", "exposed_waste", "unlit_signage"];
-
 /// Validates `raw`. `base_dir` resolves relative paths (the config file's folder).
 pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>> {
     let mut problems = Problems::default();
@@ -73,8 +72,20 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
                         chrono_tz::Asia::Shanghai
                     }
                 };
+                let position = match (site.lat, site.lon) {
+                    (None, None) => None,
+                    (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => Some((lat, lon)),
+                    (Some(_), Some(_)) => {
+                        problems.value(path.key("lat"), "site lat must be -90 to 90 and lon -180 to 180");
+                        None
+                    }
+                    _ => {
+                        problems.value(path.clone(), "give both `lat` and `lon` for the site, or neither");
+                        None
+                    }
+                };
                 match (name, region_code) {
-                    (Some(name), Some(region_code)) => Some(Site { name, region_code, timezone }),
+                    (Some(name), Some(region_code)) => Some(Site { name, region_code, timezone, position }),
                     _ => None,
                 }
             }
@@ -138,6 +149,25 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         }
     }
 
+    let mut codes = CodeTable::default();
+    for (kind_name, raw_codes) in raw.codes.into_iter().flatten() {
+        let path = root.key("codes").key(&kind_name);
+        let Some(kind) = ViolationKind::parse(&kind_name) else {
+            problems.value(path, format!("unknown kind `{kind_name}` in [codes]: expected one of {}", kind_names()));
+            continue;
+        };
+        let digits = |value: &Option<String>, len: usize, key: &str, problems: &mut Problems| {
+            if let Some(v) = value
+                && (v.len() != len || !v.bytes().all(|b| b.is_ascii_digit()))
+            {
+                problems.value(path.key(key), format!("`{v}` must be {len} digits"));
+            }
+        };
+        digits(&raw_codes.gb47678, 5, "gb47678", &mut problems);
+        digits(&raw_codes.cjt214, 4, "cjt214", &mut problems);
+        codes.overrides.insert(kind, CodeOverride { gb47678: raw_codes.gb47678, cjt214: raw_codes.cjt214, city: raw_codes.city });
+    }
+
     let device = Device {
         id: raw
             .device
@@ -148,7 +178,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     if !problems.0.is_empty() {
         return Err(problems.0);
     }
-    Ok(Config { site: site.expect("reported when missing"), storage, control, device, model, cameras, sinks })
+    Ok(Config { site: site.expect("reported when missing"), storage, control, device, model, cameras, sinks, codes })
 }
 
 fn resolve(base_dir: &Path, path: &str) -> PathBuf {
@@ -297,27 +327,41 @@ fn validate_zone(raw: RawZone, path: &TreePath, problems: &mut Problems) -> Opti
     Some(Zone { name: raw.name.unwrap_or_else(|| id.clone()), id, polygon: polygon?, rules })
 }
 
+fn kind_names() -> String {
+    ViolationKind::ALL.iter().map(ViolationKind::as_str).chain(ViolationKind::PLANNED).collect::<Vec<_>>().join(", ")
+}
+
 fn validate_rule(raw: RawRule, path: &TreePath, problems: &mut Problems) -> Option<RuleConfig> {
-    let kind = problems.required(&raw.kind, path, "kind")?;
-    match kind.as_str() {
-        "illegal_parking" => {
+    let name = problems.required(&raw.kind, path, "kind")?;
+    let Some(kind) = ViolationKind::parse(&name) else {
+        let message = if ViolationKind::PLANNED.contains(&name.as_str()) {
+            format!("rule kind `{name}` is not available in this version yet")
+        } else {
+            format!("unknown rule kind `{name}`: expected one of {}", kind_names())
+        };
+        problems.value(path.key("kind"), message);
+        return None;
+    };
+    let seconds = |v: f64| v > 0.0 && v <= 86_400.0;
+    const SECONDS: &str = "more than 0 and at most 86400 seconds";
+    let dwell_s = problems.number(raw.dwell_s, kind.default_dwell_s(), path.key("dwell_s"), seconds, SECONDS);
+    let defaults = LifecycleParams::default();
+    let lifecycle = LifecycleParams {
+        resolve_after_s: problems.number(raw.resolve_after_s, defaults.resolve_after_s, path.key("resolve_after_s"), seconds, SECONDS),
+        renotify_s: raw.renotify_s.map(|v| problems.number(Some(v), 0.0, path.key("renotify_s"), |v| v >= 10.0 && v <= 86_400.0, "10 to 86400 seconds")),
+        cooldown_s: problems.number(raw.cooldown_s, defaults.cooldown_s, path.key("cooldown_s"), |v| (0.0..=86_400.0).contains(&v), "0 to 86400 seconds"),
+    };
+    let params = match kind {
+        ViolationKind::IllegalParking => {
             let defaults = IllegalParkingParams::default();
-            Some(RuleConfig::IllegalParking(IllegalParkingParams {
-                dwell_s: problems.number(raw.dwell_s, defaults.dwell_s, path.key("dwell_s"), |v| v > 0.0 && v <= 86_400.0, "more than 0 and at most 86400 seconds"),
+            RuleParams::IllegalParking(IllegalParkingParams {
                 miss_tolerance_s: problems.number(raw.miss_tolerance_s, defaults.miss_tolerance_s, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),
                 iou_threshold: problems.number(raw.iou_threshold, defaults.iou_threshold, path.key("iou_threshold"), |v| v > 0.0 && v <= 1.0, "more than 0 and at most 1"),
                 min_confidence: problems.number(raw.min_confidence, defaults.min_confidence, path.key("min_confidence"), |v| (0.0..=1.0).contains(&v), "0 to 1"),
-            }))
+            })
         }
-        planned if RULE_KINDS_PLANNED.contains(&planned) => {
-            problems.value(path.key("kind"), format!("rule kind `{planned}` is not available in this version yet; available: illegal_parking"));
-            None
-        }
-        other => {
-            problems.value(path.key("kind"), format!("unknown rule kind `{other}`: expected one of illegal_parking, street_vending, exposed_waste, unlit_signage"));
-            None
-        }
-    }
+    };
+    Some(RuleConfig { kind, dwell_s, lifecycle, params })
 }
 
 fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Problems) -> Option<Sink> {

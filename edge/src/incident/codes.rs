@@ -1,7 +1,7 @@
 //! National event codes per violation kind (see DESIGN.md): GB/T 47678.5-2026 事项 codes,
 //! whose full form is the 6-digit region code + the 5-digit type, and the legacy CJ/T 214 codes.
 
-use crate::rules::ViolationKind;
+use crate::kind::ViolationKind;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KindCodes {

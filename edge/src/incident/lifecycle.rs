@@ -1,9 +1,13 @@
-//! Incident lifecycle: a confirmed finding opens an incident unless the same violation is
-//! already open (same camera, zone and kind, overlapping place) — which also holds across
-//! restarts, because open incidents are reloaded from the outbox.
+//! Incident lifecycle, one zone rule at a time: a violation present past its dwell opens an
+//! incident (`open`) unless one is already open at the same place; while it stays, optional
+//! `update`s; once it has been gone for `resolve_after_s`, `resolved`. After that, the same
+//! place stays quiet for `cooldown_s`, so a violation flickering at a threshold does not
+//! become many incidents. Open incidents are reloaded from the outbox at start, so a restart
+//! neither re-reports nor forgets them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use image::RgbImage;
@@ -11,13 +15,14 @@ use image::RgbImage;
 use super::codes::codes_for;
 use super::document::*;
 use super::evidence::{Annotation, EvidenceFile, write_snapshot};
-use crate::config::{Camera, Device, Site};
+use crate::config::{Camera, CodeTable, Device, LifecycleParams, Site};
 use crate::geometry::{BBox, iou};
+use crate::kind::ViolationKind;
 use crate::outbox::{Outbox, OutboxError, StoredEvidence};
-use crate::rules::{Finding, ViolationKind};
+use crate::rules::{Judgement, Violation};
 use crate::telemetry::{IncidentLabel, Telemetry};
 
-/// Overlap above which a finding is the violation of an incident already open.
+/// Overlap above which a violation is the one an incident is about.
 const SAME_PLACE_IOU: f32 = 0.3;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,14 +33,46 @@ pub enum IncidentError {
     Outbox(#[from] OutboxError),
 }
 
-/// An incident that is open, as far as deciding "new or the same" needs.
-#[derive(Debug, Clone, PartialEq)]
+/// Which rule of which zone a judgement comes from.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub camera: &'a str,
+    pub zone: &'a str,
+    pub kind: ViolationKind,
+}
+
+/// An open incident.
+#[derive(Debug, Clone)]
 pub struct OpenIncident {
     pub id: String,
     pub camera: String,
     pub zone: String,
     pub kind: ViolationKind,
     pub bbox: BBox,
+    /// The last document sent for it (the next event builds on it).
+    pub document: IncidentDocument,
+    /// Media times of the last sighting and the last notification; `None` until first judged
+    /// in this run (media time restarts with the process).
+    presence: Option<(Duration, Duration)>,
+}
+
+impl OpenIncident {
+    pub fn new(id: String, camera: String, zone: String, kind: ViolationKind, bbox: BBox, document: IncidentDocument) -> Self {
+        OpenIncident { id, camera, zone, kind, bbox, document, presence: None }
+    }
+    fn in_scope(&self, scope: &Scope<'_>) -> bool {
+        self.camera == scope.camera && self.zone == scope.zone && self.kind == scope.kind
+    }
+}
+
+/// A place recently resolved, quiet until its cool-down ends.
+#[derive(Debug, Clone)]
+struct Cooling {
+    camera: String,
+    zone: String,
+    kind: ViolationKind,
+    bbox: BBox,
+    until: Duration,
 }
 
 /// Fixed facts every document carries.
@@ -47,72 +84,140 @@ pub struct IncidentContext {
     pub model_name: String,
     pub model_sha256: String,
     pub cameras: HashMap<String, Camera>,
+    pub codes: CodeTable,
     pub evidence_dir: PathBuf,
 }
 
 pub struct IncidentManager {
     context: IncidentContext,
     open: Vec<OpenIncident>,
+    cooling: Vec<Cooling>,
     telemetry: Telemetry,
+}
+
+/// The frame a judgement was made on.
+#[derive(Debug, Clone, Copy)]
+pub struct Moment<'a> {
+    pub media_time: Duration,
+    pub wall_time: DateTime<Utc>,
+    pub image: &'a RgbImage,
 }
 
 impl IncidentManager {
     pub fn new(context: IncidentContext, open: Vec<OpenIncident>, telemetry: Telemetry) -> Self {
-        IncidentManager { context, open, telemetry }
+        IncidentManager { context, open, cooling: Vec::new(), telemetry }
     }
 
     pub fn open_incidents(&self) -> &[OpenIncident] {
         &self.open
     }
 
-    /// Handles a confirmed finding seen on `image`. Returns the new incident's id, or `None`
-    /// when the violation is already open.
-    pub fn on_finding(&mut self, finding: &Finding, image: &RgbImage, outbox: &mut Outbox) -> Result<Option<String>, IncidentError> {
-        if let Some(open) = self.open.iter().find(|o| {
-            o.camera == finding.camera && o.zone == finding.zone_id && o.kind == finding.kind && iou(&o.bbox, &finding.bbox) >= SAME_PLACE_IOU
-        }) {
-            tracing::info!(camera = %finding.camera, zone = %finding.zone_id, incident = %open.id, "violation already has an open incident");
-            return Ok(None);
+    /// Applies one zone rule's judgement of one frame; returns how many events were written.
+    pub fn reconcile(&mut self, scope: Scope<'_>, lifecycle: &LifecycleParams, judgement: &Judgement, moment: Moment<'_>, outbox: &mut Outbox) -> Result<usize, IncidentError> {
+        if !judgement.judged {
+            return Ok(0);
         }
+        let now = moment.media_time;
+        self.cooling.retain(|c| c.until > now);
+        let mut written = 0;
+        let mut seen: Vec<String> = Vec::new();
+        for violation in &judgement.present {
+            let matching = self
+                .open
+                .iter_mut()
+                .filter(|o| o.in_scope(&scope) && !seen.contains(&o.id))
+                .map(|o| (iou(&o.bbox, &violation.bbox), o))
+                .filter(|(overlap, _)| *overlap >= SAME_PLACE_IOU)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, o)| o);
+            if let Some(open) = matching {
+                seen.push(open.id.clone());
+                open.bbox = violation.bbox;
+                let (_, last_notified) = *open.presence.get_or_insert((now, now));
+                open.presence = Some((now, last_notified));
+                let renotify_due = lifecycle.renotify_s.is_some_and(|every| now.saturating_sub(last_notified).as_secs_f64() >= every);
+                if renotify_due {
+                    let id = open.id.clone();
+                    self.follow_up(&id, IncidentEvent::Update, Some(violation), moment, outbox)?;
+                    written += 1;
+                }
+                continue;
+            }
+            let cooling = self.cooling.iter().any(|c| c.camera == scope.camera && c.zone == scope.zone && c.kind == scope.kind && iou(&c.bbox, &violation.bbox) >= SAME_PLACE_IOU);
+            if cooling {
+                continue;
+            }
+            let id = self.open_incident(scope, violation, moment, outbox)?;
+            seen.push(id);
+            written += 1;
+        }
+
+        let resolve_after = Duration::from_secs_f64(lifecycle.resolve_after_s);
+        let mut gone = Vec::new();
+        for open in self.open.iter_mut().filter(|o| o.in_scope(&scope) && !seen.contains(&o.id)) {
+            match open.presence {
+                // Not seen since this run started: give it the full grace from now.
+                None => open.presence = Some((now, now)),
+                Some((last_seen, _)) if now.saturating_sub(last_seen) >= resolve_after => gone.push(open.id.clone()),
+                Some(_) => {}
+            }
+        }
+        for id in gone {
+            let incident = self.follow_up(&id, IncidentEvent::Resolved, None, moment, outbox)?;
+            self.cooling.push(Cooling {
+                camera: incident.camera,
+                zone: incident.zone,
+                kind: incident.kind,
+                bbox: incident.bbox,
+                until: now + Duration::from_secs_f64(lifecycle.cooldown_s),
+            });
+            written += 1;
+        }
+        Ok(written)
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.context.site.timezone).to_rfc3339_opts(SecondsFormat::Millis, false)
+    }
+
+    fn snapshot(&self, id: &str, name: &str, image: &RgbImage, camera: &str, zone: &str, boxes: Vec<(BBox, String)>, caption: String, at: DateTime<Utc>) -> Result<EvidenceFile, IncidentError> {
+        let polygon = self.context.cameras.get(camera).and_then(|c| c.zones.iter().find(|z| z.id == zone)).map(|z| z.polygon.vertices().to_vec());
+        let annotation = Annotation { zone: polygon.unwrap_or_default(), boxes, caption: vec![format!("{camera} / {zone}"), self.local(at), caption] };
+        let path = self.context.evidence_dir.join(id).join(format!("{name}.jpg"));
+        write_snapshot(image, &annotation, &path).map_err(|source| IncidentError::Evidence { path, source })
+    }
+
+    fn open_incident(&mut self, scope: Scope<'_>, violation: &Violation, moment: Moment<'_>, outbox: &mut Outbox) -> Result<String, IncidentError> {
         let id = uuid::Uuid::now_v7().to_string();
-        let seq = 1;
-        let camera = self.context.cameras.get(&finding.camera);
-        let zone = camera.and_then(|c| c.zones.iter().find(|z| z.id == finding.zone_id));
-        let tz = self.context.site.timezone;
-        let local = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::Millis, false);
+        let labels: Vec<(BBox, String)> = violation.objects.iter().map(|o| (o.bbox, format!("{} {:.2}", o.class, o.confidence))).collect();
+        let what = scope.kind.as_str();
+        let first = self.snapshot(&id, "1-first_sight", &violation.first_image, scope.camera, scope.zone, labels.clone(), format!("{what} first sight"), violation.first_seen)?;
+        let confirmation = self.snapshot(&id, "1-confirmation", moment.image, scope.camera, scope.zone, labels, format!("{what} {:.0}s", violation.dwell.as_secs_f64()), moment.wall_time)?;
+        let evidence = vec![StoredEvidence { role: "first_sight".into(), file: first }, StoredEvidence { role: "confirmation".into(), file: confirmation }];
 
-        let annotation = Annotation {
-            zone: zone.map(|z| z.polygon.vertices().to_vec()).unwrap_or_default(),
-            boxes: finding.objects.iter().map(|o| (o.bbox, format!("{} {:.2}", o.class, o.confidence))).collect(),
-            caption: vec![
-                format!("{} / {}", finding.camera, finding.zone_id),
-                local(finding.confirmed_at),
-                format!("{} {:.0}s", finding.kind.as_str(), finding.dwell.as_secs_f64()),
-            ],
-        };
-        let path = self.context.evidence_dir.join(&id).join(format!("{seq}-confirmation.jpg"));
-        let file: EvidenceFile = write_snapshot(image, &annotation, &path).map_err(|source| IncidentError::Evidence { path: path.clone(), source })?;
-
-        let codes = codes_for(finding.kind);
+        let camera = self.context.cameras.get(scope.camera);
+        let zone = camera.and_then(|c| c.zones.iter().find(|z| z.id == scope.zone));
+        let defaults = codes_for(scope.kind);
+        let city = self.context.codes.overrides.get(&scope.kind);
         let document = IncidentDocument {
             schema: SCHEMA.to_string(),
             id: id.clone(),
             event: IncidentEvent::Open,
-            seq,
-            kind: finding.kind.as_str().to_string(),
+            seq: 1,
+            kind: what.to_string(),
             codes: Codes {
-                gb47678: format!("{}{}", self.context.site.region_code, codes.gb47678_type),
-                cjt214: codes.cjt214.to_string(),
-                city: None,
+                gb47678: format!("{}{}", self.context.site.region_code, city.and_then(|c| c.gb47678.as_deref()).unwrap_or(defaults.gb47678_type)),
+                cjt214: city.and_then(|c| c.cjt214.clone()).unwrap_or_else(|| defaults.cjt214.to_string()),
+                city: city.and_then(|c| c.city.clone()),
             },
-            title: codes.title.to_string(),
+            title: defaults.title.to_string(),
             site: SiteRef { name: self.context.site.name.clone(), region_code: self.context.site.region_code.clone() },
             camera: CameraRef {
-                id: finding.camera.clone(),
+                id: scope.camera.to_string(),
                 gb28181_id: camera.and_then(|c| c.gb28181_id.clone()),
-                name: camera.map_or_else(|| finding.camera.clone(), |c| c.name.clone()),
+                name: camera.map_or_else(|| scope.camera.to_string(), |c| c.name.clone()),
             },
-            zone: ZoneRef { id: finding.zone_id.clone(), name: zone.map_or_else(|| finding.zone_id.clone(), |z| z.name.clone()) },
+            zone: ZoneRef { id: scope.zone.to_string(), name: zone.map_or_else(|| scope.zone.to_string(), |z| z.name.clone()) },
             location: camera.and_then(|c| c.location.as_ref()).map(|l| LocationRef {
                 lon: l.lon,
                 lat: l.lat,
@@ -120,35 +225,92 @@ impl IncidentManager {
                 address: l.address.clone(),
                 grid_code: l.grid_code.clone(),
             }),
-            first_seen: local(finding.first_seen),
-            confirmed_at: local(finding.confirmed_at),
+            first_seen: self.local(violation.first_seen),
+            confirmed_at: self.local(moment.wall_time),
             resolved_at: None,
-            dwell_s: (finding.dwell.as_secs_f64() * 10.0).round() / 10.0,
-            objects: finding
-                .objects
-                .iter()
-                .map(|o| ObjectRef {
-                    role: o.role.as_deref().map(str::to_string),
-                    class: o.class.to_string(),
-                    confidence: (o.confidence * 1000.0).round() / 1000.0,
-                    bbox: [o.bbox.x1, o.bbox.y1, o.bbox.width(), o.bbox.height()].map(|v| (v * 10_000.0).round() / 10_000.0),
-                })
-                .collect(),
-            evidence: vec![EvidenceRef { role: "confirmation".into(), media_type: file.media_type.into(), sha256: file.sha256.clone(), bytes: None, url: None }],
+            dwell_s: round1(violation.dwell.as_secs_f64()),
+            objects: objects(violation),
+            evidence: evidence_refs(&evidence),
             device: DeviceRef {
                 id: self.context.device.id.clone(),
                 software: self.context.software.clone(),
                 model: ModelRefDoc { name: self.context.model_name.clone(), sha256: self.context.model_sha256.clone() },
             },
         };
-        let open = OpenIncident { id: id.clone(), camera: finding.camera.clone(), zone: finding.zone_id.clone(), kind: finding.kind, bbox: finding.bbox };
-        outbox.record_open(&open, &document, &[StoredEvidence { role: "confirmation".into(), file }])?;
+        let mut incident = OpenIncident::new(id.clone(), scope.camera.to_string(), scope.zone.to_string(), scope.kind, violation.bbox, document);
+        incident.presence = Some((moment.media_time, moment.media_time));
+        outbox.record_open(&incident, &evidence)?;
+        self.count(&incident, IncidentEvent::Open);
+        tracing::info!(camera = scope.camera, zone = scope.zone, incident = %id, kind = what, dwell_s = violation.dwell.as_secs_f64(), "incident opened");
+        self.open.push(incident);
+        Ok(id)
+    }
+
+    /// Writes an `update` (violation still there) or a `resolved` (gone) for open incident `id`.
+    /// A resolved incident leaves the open set and is returned.
+    fn follow_up(&mut self, id: &str, event: IncidentEvent, violation: Option<&Violation>, moment: Moment<'_>, outbox: &mut Outbox) -> Result<OpenIncident, IncidentError> {
+        let index = self.open.iter().position(|o| o.id == id).expect("follow-up of an open incident");
+        let incident = self.open[index].clone();
+        let mut document = incident.document.clone();
+        document.event = event;
+        document.seq += 1;
+        let mut evidence = Vec::new();
+        match (event, violation) {
+            (IncidentEvent::Update, Some(violation)) => {
+                document.dwell_s = round1(violation.dwell.as_secs_f64());
+                document.objects = objects(violation);
+            }
+            _ => {
+                document.resolved_at = Some(self.local(moment.wall_time));
+                let name = format!("{}-resolution", document.seq);
+                let file = self.snapshot(id, &name, moment.image, &incident.camera, &incident.zone, vec![(incident.bbox, "gone".into())], format!("{} resolved", incident.kind), moment.wall_time)?;
+                evidence.push(StoredEvidence { role: "resolution".into(), file });
+            }
+        }
+        document.evidence = evidence_refs(&evidence);
+        let resolved = event == IncidentEvent::Resolved;
+        outbox.record_event(id, &document, &evidence, resolved, incident.bbox)?;
+        self.count(&incident, event);
+        tracing::info!(camera = %incident.camera, zone = %incident.zone, incident = %id, seq = document.seq, event = event.as_str(), "incident {}", if resolved { "resolved" } else { "updated" });
+        if resolved {
+            return Ok(self.open.remove(index));
+        }
+        let open = &mut self.open[index];
+        open.document = document;
+        if let Some((last_seen, _)) = open.presence {
+            open.presence = Some((last_seen, moment.media_time));
+        }
+        Ok(open.clone())
+    }
+
+    fn count(&self, incident: &OpenIncident, event: IncidentEvent) {
         self.telemetry
             .incidents
-            .get_or_create(&IncidentLabel { camera: open.camera.clone(), zone: open.zone.clone(), kind: finding.kind.as_str().into(), event: "open".into() })
+            .get_or_create(&IncidentLabel { camera: incident.camera.clone(), zone: incident.zone.clone(), kind: incident.kind.as_str().into(), event: event.as_str().into() })
             .inc();
-        tracing::info!(camera = %open.camera, zone = %open.zone, incident = %id, kind = finding.kind.as_str(), "incident opened");
-        self.open.push(open);
-        Ok(Some(id))
     }
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn objects(violation: &Violation) -> Vec<ObjectRef> {
+    violation
+        .objects
+        .iter()
+        .map(|o| ObjectRef {
+            role: o.role.as_deref().map(str::to_string),
+            class: o.class.to_string(),
+            confidence: (o.confidence * 1000.0).round() / 1000.0,
+            bbox: [o.bbox.x1, o.bbox.y1, o.bbox.width(), o.bbox.height()].map(|v| (v * 10_000.0).round() / 10_000.0),
+        })
+        .collect()
+}
+
+fn evidence_refs(evidence: &[StoredEvidence]) -> Vec<EvidenceRef> {
+    evidence
+        .iter()
+        .map(|e| EvidenceRef { role: e.role.clone(), media_type: e.file.media_type.into(), sha256: e.file.sha256.clone(), bytes: None, url: None })
+        .collect()
 }

@@ -13,4 +13,4 @@ mod lifecycle;
 pub use codes::{KindCodes, codes_for};
 pub use document::*;
 pub use evidence::{Annotation, EvidenceFile, write_snapshot};
-pub use lifecycle::{IncidentContext, IncidentManager, OpenIncident};
+pub use lifecycle::{IncidentContext, IncidentError, IncidentManager, Moment, OpenIncident, Scope};

@@ -1,14 +1,13 @@
 //! `illegal_parking` (机动车乱停放): a vehicle stationary in the zone for at least `dwell_s`.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use super::{Finding, FindingObject, Observation, Rule, ViolationKind, ZoneArea};
+use super::{Candidate, Observation, Rule, ViolationKind, ViolationObject, ZoneArea};
 use crate::config::IllegalParkingParams;
 use crate::track::{StationaryTracker, TrackerParams};
 
-/// Share of the expected sightings a vehicle must have over its dwell: one lucky detection at
-/// each end of the dwell is not a parked car.
+/// Share of the expected sightings a vehicle must have over the time it has stood: one lucky
+/// detection at each end of a long gap is not a parked car.
 const MIN_PRESENCE: f64 = 0.3;
 /// Fewest sightings before anything is confirmed.
 const MIN_SIGHTINGS: u32 = 3;
@@ -17,8 +16,6 @@ pub struct IllegalParking {
     zone: ZoneArea,
     params: IllegalParkingParams,
     tracker: StationaryTracker,
-    /// Tracked objects already reported: one incident per vehicle.
-    reported: HashSet<u64>,
     /// Media time of the previous frame, to estimate the analysis rate.
     frame_interval: Option<Duration>,
     last_time: Option<Duration>,
@@ -30,7 +27,7 @@ impl IllegalParking {
             iou_threshold: params.iou_threshold as f32,
             miss_tolerance: Duration::from_secs_f64(params.miss_tolerance_s),
         });
-        IllegalParking { zone, params, tracker, reported: HashSet::new(), frame_interval: None, last_time: None }
+        IllegalParking { zone, params, tracker, frame_interval: None, last_time: None }
     }
 
     fn enough_sightings(&self, hits: u32, dwell: Duration) -> bool {
@@ -47,11 +44,7 @@ impl Rule for IllegalParking {
         ViolationKind::IllegalParking
     }
 
-    fn zone_id(&self) -> &str {
-        &self.zone.id
-    }
-
-    fn observe(&mut self, observation: &Observation<'_>) -> Vec<Finding> {
+    fn observe(&mut self, observation: &Observation<'_>) -> Vec<Candidate> {
         let now = observation.media_time;
         if let Some(last) = self.last_time
             && now > last
@@ -63,30 +56,18 @@ impl Rule for IllegalParking {
 
         let vehicles = self.zone.select(observation.detections, "vehicle", self.params.min_confidence as f32);
         self.tracker.update(now, &vehicles);
-        let dwell_needed = Duration::from_secs_f64(self.params.dwell_s);
-        let mut findings = Vec::new();
-        let mut confirmed = Vec::new();
-        for object in self.tracker.objects() {
-            if object.dwell() < dwell_needed || self.reported.contains(&object.id) || !self.enough_sightings(object.hits, object.dwell()) {
-                continue;
-            }
-            confirmed.push(object.id);
-            let since_first = chrono::Duration::from_std(now.saturating_sub(object.first_seen)).unwrap_or_default();
-            tracing::info!(camera = observation.camera, zone = %self.zone.id, object = object.id, class = %object.class, dwell_s = object.dwell().as_secs_f64(), "vehicle parked past dwell");
-            findings.push(Finding {
-                kind: ViolationKind::IllegalParking,
-                camera: observation.camera.to_string(),
-                zone_id: self.zone.id.clone(),
+        // A vehicle that has stood still (enough sightings for how long it has stood) is a
+        // candidate; the shared dwell gate decides when it has stood long enough.
+        self.tracker
+            .objects()
+            .iter()
+            .filter(|object| self.enough_sightings(object.hits, object.dwell()))
+            .map(|object| Candidate {
+                key: object.id,
+                since: object.first_seen,
                 bbox: object.last_box,
-                objects: vec![FindingObject { role: object.role.clone(), class: object.class.clone(), confidence: object.confidence, bbox: object.last_box }],
-                first_seen: observation.wall_time - since_first,
-                confirmed_at: observation.wall_time,
-                dwell: object.dwell(),
-            });
-        }
-        self.reported.extend(confirmed);
-        let alive: HashSet<u64> = self.tracker.objects().iter().map(|o| o.id).collect();
-        self.reported.retain(|id| alive.contains(id));
-        findings
+                objects: vec![ViolationObject { role: object.role.clone(), class: object.class.clone(), confidence: object.confidence, bbox: object.last_box }],
+            })
+            .collect()
     }
 }

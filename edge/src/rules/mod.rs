@@ -1,21 +1,30 @@
-//! Rules: per zone, turn what the detector saw over time into findings ("this vehicle has been
-//! parked here for 20 s"). Every rule implements [`Rule`]; what rules share — the zone test and
-//! the finding they report — lives in `zone` and here.
+//! Rules: per zone, turn what the detector saw over time into violations.
+//!
+//! Each kind is a small module behind [`Rule`]: it says, frame by frame, which *candidates*
+//! look like its violation right now and since when. What every kind shares lives here and in
+//! its own modules — `zone` (which detections stand inside), `dwell` (a candidate becomes a
+//! violation after `dwell_s`, with its first-sight picture kept), `schedule` (when a rule is
+//! judged at all) — and [`ZoneRule`] puts them together for one rule of one zone.
 
+mod dwell;
 mod illegal_parking;
+pub mod schedule;
 mod zone;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use image::RgbImage;
 
+pub use dwell::{DwellGate, Violation};
 pub use illegal_parking::IllegalParking;
 pub use zone::ZoneArea;
 
-use crate::config::{RuleConfig, Zone};
+use crate::config::{LifecycleParams, RuleConfig, RuleParams, Zone};
 use crate::detect::Detection;
 use crate::geometry::BBox;
+pub use crate::kind::ViolationKind;
 
 /// What one analysed frame shows, as rules see it.
 #[derive(Debug, Clone, Copy)]
@@ -24,66 +33,79 @@ pub struct Observation<'a> {
     pub media_time: Duration,
     pub wall_time: DateTime<Utc>,
     pub detections: &'a [Detection],
+    /// The full-resolution picture (for rules that look at pixels, and for evidence).
+    pub image: &'a Arc<RgbImage>,
 }
 
-/// The violation kinds Steward reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ViolationKind {
-    IllegalParking,
-}
-
-impl ViolationKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ViolationKind::IllegalParking => "illegal_parking",
-        }
-    }
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "illegal_parking" => Some(ViolationKind::IllegalParking),
-            _ => None,
-        }
-    }
-}
-
-/// An object a finding is about.
+/// An object a violation is about.
 #[derive(Debug, Clone, PartialEq)]
-pub struct FindingObject {
+pub struct ViolationObject {
     pub role: Option<Arc<str>>,
     pub class: Arc<str>,
     pub confidence: f32,
     pub bbox: BBox,
 }
 
-/// A rule's verdict: a violation confirmed in a zone.
+/// Something that looks like the rule's violation in this frame.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub kind: ViolationKind,
-    pub camera: String,
-    pub zone_id: String,
-    /// Where the violation is: the main object's box.
+pub struct Candidate {
+    /// Identity within the rule (e.g. the tracked object's id), stable while it lasts.
+    pub key: u64,
+    /// Media time since when it has looked like a violation.
+    pub since: Duration,
+    /// Where it is.
     pub bbox: BBox,
-    pub objects: Vec<FindingObject>,
-    pub first_seen: DateTime<Utc>,
-    pub confirmed_at: DateTime<Utc>,
-    pub dwell: Duration,
+    pub objects: Vec<ViolationObject>,
 }
 
-/// A rule attached to one zone of one camera.
+/// One kind of violation judged in one zone.
 pub trait Rule: Send {
     fn kind(&self) -> ViolationKind;
-    fn zone_id(&self) -> &str;
-    /// Looks at one frame; returns the violations confirmed by it.
-    fn observe(&mut self, observation: &Observation<'_>) -> Vec<Finding>;
+    /// Looks at one frame; returns what looks like a violation now.
+    fn observe(&mut self, observation: &Observation<'_>) -> Vec<Candidate>;
 }
 
-/// Builds the rules configured on `zone`.
-pub fn build_rules(zone: &Zone) -> Vec<Box<dyn Rule>> {
-    zone.rules
-        .iter()
-        .map(|rule| match rule {
-            RuleConfig::IllegalParking(params) => Box::new(IllegalParking::new(ZoneArea::from(zone), params.clone())) as Box<dyn Rule>,
-        })
-        .collect()
+/// A rule of one zone with everything rules share: dwell and lifecycle settings.
+pub struct ZoneRule {
+    pub zone_id: String,
+    pub kind: ViolationKind,
+    pub lifecycle: LifecycleParams,
+    rule: Box<dyn Rule>,
+    dwell: DwellGate,
+}
+
+/// What a zone rule concluded from one frame.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// False outside the rule's schedule: nothing is judged, open incidents are left as they are.
+    pub judged: bool,
+    /// Violations present now, past their dwell.
+    pub present: Vec<Violation>,
+}
+
+impl ZoneRule {
+    pub fn new(zone: &Zone, config: &RuleConfig) -> Self {
+        let area = ZoneArea::from(zone);
+        let rule: Box<dyn Rule> = match &config.params {
+            RuleParams::IllegalParking(params) => Box::new(IllegalParking::new(area, params.clone())),
+        };
+        ZoneRule {
+            zone_id: zone.id.clone(),
+            kind: config.kind,
+            lifecycle: config.lifecycle,
+            rule,
+            dwell: DwellGate::new(Duration::from_secs_f64(config.dwell_s)),
+        }
+    }
+
+    pub fn evaluate(&mut self, observation: &Observation<'_>) -> Judgement {
+        let candidates = self.rule.observe(observation);
+        let present = self.dwell.pass(candidates, observation);
+        Judgement { judged: true, present }
+    }
+}
+
+/// Every rule of every zone of a camera.
+pub fn zone_rules(zones: &[Zone]) -> Vec<ZoneRule> {
+    zones.iter().flat_map(|zone| zone.rules.iter().map(move |rule| ZoneRule::new(zone, rule))).collect()
 }

@@ -16,19 +16,27 @@ pub struct Envelope {
 }
 
 /// Builds the body for a stored `document`: each evidence item at `position` gets its file's
-/// bytes, base64-encoded. A missing file is reported and sent without bytes (its sha256 stays).
+/// bytes, base64-encoded. An item whose file cannot be read is left out of the body (reported
+/// loudly), so the platform still gets a valid document rather than one it must refuse.
 pub fn compose(document: &str, evidence: &[(usize, PathBuf)], incident_id: &str, seq: u32) -> Result<Envelope, serde_json::Error> {
     let mut value: serde_json::Value = serde_json::from_str(document)?;
     if let Some(items) = value.get_mut("evidence").and_then(|e| e.as_array_mut()) {
+        let mut readable = vec![false; items.len()];
         for (position, path) in evidence {
             let Some(item) = items.get_mut(*position).and_then(|i| i.as_object_mut()) else { continue };
             match std::fs::read(path) {
                 Ok(bytes) => {
                     item.insert("bytes".into(), base64::engine::general_purpose::STANDARD.encode(bytes).into());
+                    readable[*position] = true;
                 }
                 Err(error) => tracing::error!(incident = incident_id, path = %path.display(), %error, "evidence file unreadable; sending the document without it"),
             }
         }
+        let mut position = 0;
+        items.retain(|_| {
+            position += 1;
+            readable[position - 1]
+        });
     }
     Ok(Envelope { body: serde_json::to_vec(&value)?, idempotency_key: format!("{incident_id}:{seq}") })
 }
@@ -61,6 +69,9 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&envelope.body).unwrap();
         assert_eq!(value["evidence"][0]["bytes"], "/9hoZWxsbw==");
         assert_eq!(envelope.idempotency_key, "x:3");
+        let missing = compose(doc, &[(0, dir.join("gone.jpg"))], "x", 1).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&missing.body).unwrap();
+        assert_eq!(value["evidence"], serde_json::json!([]), "an unreadable file is left out, not sent half-filled");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
