@@ -15,7 +15,11 @@ fn parked_van_and_car_give_exactly_two_incidents_and_the_walkway_none() {
     let dir = scratch("two-incidents");
     let receiver = Receiver::start(0);
     let config_path = dir.join("steward.toml");
-    std::fs::write(&config_path, config(&dir.join("state"), free_port(), &receiver.url(), &vtest_camera("cam-1"))).unwrap();
+    // A second camera on the same footage whose rule is never in force: it must stay silent.
+    let off_schedule = kerb_camera("cam-off-schedule", &format!("file://{}", footage().display()), 20)
+        .replace("dwell_s = 20 }", r#"dwell_s = 20, schedule = { dates = ["2001-01-01"] } }"#);
+    let cameras = vtest_camera("cam-1") + &off_schedule;
+    std::fs::write(&config_path, config(&dir.join("state"), free_port(), &receiver.url(), &cameras)).unwrap();
 
     let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap(), "--exit-when-done", "--drain-timeout", "30"], &dir.join("steward.log"));
     let code = steward.wait(Duration::from_secs(240));
@@ -31,6 +35,7 @@ fn parked_van_and_car_give_exactly_two_incidents_and_the_walkway_none() {
         assert_eq!(doc["event"], "open");
         assert_eq!(doc["kind"], "illegal_parking");
         assert_eq!(doc["zone"]["id"], "kerb-east", "nothing from the walkway");
+        assert_eq!(doc["camera"]["id"], "cam-1", "nothing outside the schedule");
         assert_eq!(doc["codes"]["gb47678"], "32060209009");
         assert_eq!(doc["codes"]["cjt214"], "0505");
         assert_eq!(doc["title"], "机动车乱停放");

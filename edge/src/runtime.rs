@@ -249,7 +249,7 @@ fn spawn_analysis(
     sinks: Vec<SinkHandle>,
     detected: Receiver<(Frame, Vec<Detection>)>,
 ) -> JoinHandle<()> {
-    let mut rules: HashMap<String, Vec<ZoneRule>> = config.cameras.iter().map(|c| (c.id.clone(), zone_rules(&c.zones))).collect();
+    let mut rules: HashMap<String, Vec<ZoneRule>> = config.cameras.iter().map(|c| (c.id.clone(), zone_rules(&config.site, &c.zones))).collect();
     std::thread::Builder::new()
         .name("analysis".into())
         .spawn(move || {

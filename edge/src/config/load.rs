@@ -146,6 +146,24 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn schedule_problems_are_located_in_the_schedule() {
+        let rule = |schedule: &str| GOOD.replace(r#"{ kind = "illegal_parking", dwell_s = 20 }"#, &format!(r#"{{ kind = "illegal_parking", dwell_s = 20, schedule = {schedule} }}"#));
+        let bad = rule(r#"{ windows = ["07:00-25:00", "sunset-22:00"], weekdays = ["mon", "fir"] }"#);
+        let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();
+        let shown = errors.to_string();
+        assert_eq!(errors.errors.len(), 2, "{shown}");
+        assert!(shown.contains("bad.toml:18:76: `25:00` is not a time"), "{shown}");
+        assert!(shown.contains("bad.toml:18:127: unknown weekday `fir`"), "{shown}");
+
+        let sun = rule(r#"{ windows = ["sunset+15m-22:00"] }"#);
+        let errors = load_str(&sun, "sun.toml", Path::new("/")).unwrap_err();
+        assert!(errors.to_string().contains("sun.toml:18:75: sunrise/sunset-relative windows need the site's position"), "{errors}");
+        let placed = sun.replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Shanghai\"\nlat = 31.81\nlon = 119.97");
+        let config = load_str(&placed, "sun.toml", Path::new("/")).unwrap();
+        assert!(config.cameras[0].zones[0].rules[0].schedule.needs_sun());
+    }
+
+    #[test]
     fn a_wrong_type_names_its_place() {
         let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = \"fast\"");
         let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();

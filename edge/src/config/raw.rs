@@ -96,6 +96,7 @@ pub struct RawZone {
 pub struct RawRule {
     pub kind: Option<String>,
     pub dwell_s: Option<f64>,
+    pub schedule: Option<crate::rules::schedule::ScheduleSpec>,
     pub resolve_after_s: Option<f64>,
     pub renotify_s: Option<f64>,
     pub cooldown_s: Option<f64>,

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use crate::geometry::Polygon;
 use crate::kind::ViolationKind;
+use crate::rules::schedule::Schedule;
 
 /// The whole appliance configuration.
 #[derive(Debug, Clone)]
@@ -150,6 +151,8 @@ pub struct RuleConfig {
     pub kind: ViolationKind,
     /// Seconds of media time a violation must last before an incident opens.
     pub dwell_s: f64,
+    /// When the rule is in force (site local time); outside it nothing is judged.
+    pub schedule: Schedule,
     pub lifecycle: LifecycleParams,
     pub params: RuleParams,
 }

@@ -9,6 +9,7 @@ use super::raw::*;
 use super::types::*;
 use crate::geometry::Polygon;
 use crate::kind::ViolationKind;
+use crate::rules::schedule::Schedule;
 
 /// A problem found while validating, still located by its path in the tree.
 #[derive(Debug, Clone)]
@@ -126,10 +127,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         ModelRef { manifest, threads }
     };
 
+    let site_has_position = site.as_ref().is_some_and(|s| s.position.is_some());
     let mut cameras: Vec<Camera> = Vec::new();
     for (index, raw_camera) in raw.camera.into_iter().enumerate() {
         let path = root.key("camera").index(index);
-        if let Some(camera) = validate_camera(raw_camera, &path, &mut problems) {
+        if let Some(camera) = validate_camera(raw_camera, &path, site_has_position, &mut problems) {
             if cameras.iter().any(|c| c.id == camera.id) {
                 problems.value(path.key("id"), format!("camera id `{}` is used twice", camera.id));
             }
@@ -190,7 +192,7 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-fn validate_camera(raw: RawCamera, path: &TreePath, problems: &mut Problems) -> Option<Camera> {
+fn validate_camera(raw: RawCamera, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<Camera> {
     let id = problems.required(&raw.id, path, "id");
     if let Some(id) = &id
         && !valid_id(id)
@@ -242,7 +244,7 @@ fn validate_camera(raw: RawCamera, path: &TreePath, problems: &mut Problems) -> 
     let mut zones: Vec<Zone> = Vec::new();
     for (index, raw_zone) in raw.zone.into_iter().enumerate() {
         let zpath = path.key("zone").index(index);
-        if let Some(zone) = validate_zone(raw_zone, &zpath, problems) {
+        if let Some(zone) = validate_zone(raw_zone, &zpath, site_has_position, problems) {
             if zones.iter().any(|z| z.id == zone.id) {
                 problems.value(zpath.key("id"), format!("zone id `{}` is used twice in this camera", zone.id));
             }
@@ -290,7 +292,7 @@ fn redact_text(text: &str) -> String {
     }
 }
 
-fn validate_zone(raw: RawZone, path: &TreePath, problems: &mut Problems) -> Option<Zone> {
+fn validate_zone(raw: RawZone, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<Zone> {
     let id = problems.required(&raw.id, path, "id");
     if let Some(id) = &id
         && !valid_id(id)
@@ -316,7 +318,7 @@ fn validate_zone(raw: RawZone, path: &TreePath, problems: &mut Problems) -> Opti
     let mut rules: Vec<RuleConfig> = Vec::new();
     for (index, raw_rule) in raw.rules.into_iter().enumerate() {
         let rpath = path.key("rules").index(index);
-        if let Some(rule) = validate_rule(raw_rule, &rpath, problems) {
+        if let Some(rule) = validate_rule(raw_rule, &rpath, site_has_position, problems) {
             if rules.iter().any(|r| r.kind() == rule.kind()) {
                 problems.value(rpath, format!("rule `{}` appears twice in this zone", rule.kind()));
             }
@@ -331,7 +333,7 @@ fn kind_names() -> String {
     ViolationKind::ALL.iter().map(ViolationKind::as_str).chain(ViolationKind::PLANNED).collect::<Vec<_>>().join(", ")
 }
 
-fn validate_rule(raw: RawRule, path: &TreePath, problems: &mut Problems) -> Option<RuleConfig> {
+fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<RuleConfig> {
     let name = problems.required(&raw.kind, path, "kind")?;
     let Some(kind) = ViolationKind::parse(&name) else {
         let message = if ViolationKind::PLANNED.contains(&name.as_str()) {
@@ -345,6 +347,21 @@ fn validate_rule(raw: RawRule, path: &TreePath, problems: &mut Problems) -> Opti
     let seconds = |v: f64| v > 0.0 && v <= 86_400.0;
     const SECONDS: &str = "more than 0 and at most 86400 seconds";
     let dwell_s = problems.number(raw.dwell_s, kind.default_dwell_s(), path.key("dwell_s"), seconds, SECONDS);
+    let schedule = match raw.schedule.as_ref().map(Schedule::from_spec) {
+        None => Schedule::always(),
+        Some(Ok(schedule)) => {
+            if schedule.needs_sun() && !site_has_position {
+                problems.value(path.key("schedule").key("windows"), "sunrise/sunset-relative windows need the site's position: set `lat` and `lon` in [site]");
+            }
+            schedule
+        }
+        Some(Err(errors)) => {
+            for error in errors {
+                problems.value(path.key("schedule").key(error.field).index(error.index), error.message);
+            }
+            Schedule::always()
+        }
+    };
     let defaults = LifecycleParams::default();
     let lifecycle = LifecycleParams {
         resolve_after_s: problems.number(raw.resolve_after_s, defaults.resolve_after_s, path.key("resolve_after_s"), seconds, SECONDS),
@@ -361,7 +378,7 @@ fn validate_rule(raw: RawRule, path: &TreePath, problems: &mut Problems) -> Opti
             })
         }
     };
-    Some(RuleConfig { kind, dwell_s, lifecycle, params })
+    Some(RuleConfig { kind, dwell_s, schedule, lifecycle, params })
 }
 
 fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Problems) -> Option<Sink> {

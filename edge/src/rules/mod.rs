@@ -21,7 +21,8 @@ pub use dwell::{DwellGate, Violation};
 pub use illegal_parking::IllegalParking;
 pub use zone::ZoneArea;
 
-use crate::config::{LifecycleParams, RuleConfig, RuleParams, Zone};
+use crate::config::{LifecycleParams, RuleConfig, RuleParams, Site, Zone};
+use schedule::{Schedule, SunPosition};
 use crate::detect::Detection;
 use crate::geometry::BBox;
 pub use crate::kind::ViolationKind;
@@ -72,6 +73,9 @@ pub struct ZoneRule {
     pub lifecycle: LifecycleParams,
     rule: Box<dyn Rule>,
     dwell: DwellGate,
+    schedule: Schedule,
+    timezone: chrono_tz::Tz,
+    sun: Option<SunPosition>,
 }
 
 /// What a zone rule concluded from one frame.
@@ -84,7 +88,7 @@ pub struct Judgement {
 }
 
 impl ZoneRule {
-    pub fn new(zone: &Zone, config: &RuleConfig) -> Self {
+    pub fn new(site: &Site, zone: &Zone, config: &RuleConfig) -> Self {
         let area = ZoneArea::from(zone);
         let rule: Box<dyn Rule> = match &config.params {
             RuleParams::IllegalParking(params) => Box::new(IllegalParking::new(area, params.clone())),
@@ -95,17 +99,25 @@ impl ZoneRule {
             lifecycle: config.lifecycle,
             rule,
             dwell: DwellGate::new(Duration::from_secs_f64(config.dwell_s)),
+            schedule: config.schedule.clone(),
+            timezone: site.timezone,
+            sun: site.position.map(|(lat, lon)| SunPosition { lat, lon }),
         }
     }
 
+    /// Rules keep observing outside their schedule (so what stands there keeps its history),
+    /// but judge nothing there.
     pub fn evaluate(&mut self, observation: &Observation<'_>) -> Judgement {
         let candidates = self.rule.observe(observation);
         let present = self.dwell.pass(candidates, observation);
+        if !self.schedule.is_active(observation.wall_time, self.timezone, self.sun) {
+            return Judgement { judged: false, present: Vec::new() };
+        }
         Judgement { judged: true, present }
     }
 }
 
 /// Every rule of every zone of a camera.
-pub fn zone_rules(zones: &[Zone]) -> Vec<ZoneRule> {
-    zones.iter().flat_map(|zone| zone.rules.iter().map(move |rule| ZoneRule::new(zone, rule))).collect()
+pub fn zone_rules(site: &Site, zones: &[Zone]) -> Vec<ZoneRule> {
+    zones.iter().flat_map(|zone| zone.rules.iter().map(move |rule| ZoneRule::new(site, zone, rule))).collect()
 }

@@ -127,7 +127,7 @@ impl Schedule {
         }
         // Sun offsets (up to 12 h) and crossing midnight let the window of a day reach from the
         // evening before to two days after; look at every day whose window could contain `now`.
-        (0..=0)
+        (-2..=1)
             .filter_map(|shift| today.checked_add_signed(Duration::days(shift)))
             .filter(|day| self.applies_on(*day))
             .any(|day| {
