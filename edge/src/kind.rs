@@ -7,16 +7,19 @@ use serde::{Deserialize, Serialize};
 pub enum ViolationKind {
     /// 机动车乱停放
     IllegalParking,
+    /// 牌匾/景观灯不亮: a sign dark during lighting hours
+    UnlitSignage,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 1] = [ViolationKind::IllegalParking];
+    pub const ALL: [ViolationKind; 2] = [ViolationKind::IllegalParking, ViolationKind::UnlitSignage];
     /// Kinds the design names that this version cannot judge yet.
-    pub const PLANNED: [&'static str; 3] = ["street_vending", "exposed_waste", "unlit_signage"];
+    pub const PLANNED: [&'static str; 2] = ["street_vending", "exposed_waste"];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             ViolationKind::IllegalParking => "illegal_parking",
+            ViolationKind::UnlitSignage => "unlit_signage",
         }
     }
 
@@ -27,7 +30,7 @@ impl ViolationKind {
     /// Seconds a violation must last before it is reported, unless the zone says otherwise.
     pub fn default_dwell_s(&self) -> f64 {
         match self {
-            ViolationKind::IllegalParking => 300.0,
+            ViolationKind::IllegalParking | ViolationKind::UnlitSignage => 300.0,
         }
     }
 }

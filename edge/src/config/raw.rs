@@ -103,6 +103,8 @@ pub struct RawRule {
     pub miss_tolerance_s: Option<f64>,
     pub iou_threshold: Option<f64>,
     pub min_confidence: Option<f64>,
+    pub dark_ratio: Option<f64>,
+    pub lit_level: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

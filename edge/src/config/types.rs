@@ -184,6 +184,22 @@ impl Default for LifecycleParams {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RuleParams {
     IllegalParking(IllegalParkingParams),
+    UnlitSignage(UnlitSignageParams),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnlitSignageParams {
+    /// The sign is dark when its luminance falls below this share of its lit level.
+    pub dark_ratio: f64,
+    /// The sign's luminance when lit (0–255, mean over the zone), as recorded by the operator;
+    /// `None`: learned as the brightest level seen while the schedule is in force.
+    pub lit_level: Option<f64>,
+}
+
+impl Default for UnlitSignageParams {
+    fn default() -> Self {
+        UnlitSignageParams { dark_ratio: 0.35, lit_level: None }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

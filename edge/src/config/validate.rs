@@ -368,8 +368,25 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
         renotify_s: raw.renotify_s.map(|v| problems.number(Some(v), 0.0, path.key("renotify_s"), |v| v >= 10.0 && v <= 86_400.0, "10 to 86400 seconds")),
         cooldown_s: problems.number(raw.cooldown_s, defaults.cooldown_s, path.key("cooldown_s"), |v| (0.0..=86_400.0).contains(&v), "0 to 86400 seconds"),
     };
+    let not_for = |value: Option<f64>, key: &str, problems: &mut Problems| {
+        if value.is_some() {
+            problems.value(path.key(key), format!("`{key}` does not apply to `{name}`"));
+        }
+    };
     let params = match kind {
+        ViolationKind::UnlitSignage => {
+            not_for(raw.miss_tolerance_s, "miss_tolerance_s", problems);
+            not_for(raw.iou_threshold, "iou_threshold", problems);
+            not_for(raw.min_confidence, "min_confidence", problems);
+            let defaults = UnlitSignageParams::default();
+            RuleParams::UnlitSignage(UnlitSignageParams {
+                dark_ratio: problems.number(raw.dark_ratio, defaults.dark_ratio, path.key("dark_ratio"), |v| v > 0.0 && v < 1.0, "more than 0 and less than 1"),
+                lit_level: raw.lit_level.map(|v| problems.number(Some(v), 0.0, path.key("lit_level"), |v| v > 0.0 && v <= 255.0, "more than 0 and at most 255")),
+            })
+        }
         ViolationKind::IllegalParking => {
+            not_for(raw.dark_ratio, "dark_ratio", problems);
+            not_for(raw.lit_level, "lit_level", problems);
             let defaults = IllegalParkingParams::default();
             RuleParams::IllegalParking(IllegalParkingParams {
                 miss_tolerance_s: problems.number(raw.miss_tolerance_s, defaults.miss_tolerance_s, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),

@@ -14,5 +14,7 @@ pub struct KindCodes {
 pub fn codes_for(kind: ViolationKind) -> KindCodes {
     match kind {
         ViolationKind::IllegalParking => KindCodes { gb47678_type: "09009", cjt214: "0505", title: "机动车乱停放" },
+        // 牌匾标识异常; a city filing landscape lights uses 01039 / 0120 through its code table.
+        ViolationKind::UnlitSignage => KindCodes { gb47678_type: "03007", cjt214: "0307", title: "牌匾标识异常" },
     }
 }

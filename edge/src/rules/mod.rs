@@ -9,6 +9,7 @@
 mod dwell;
 mod illegal_parking;
 pub mod schedule;
+mod unlit_signage;
 mod zone;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use image::RgbImage;
 
 pub use dwell::{DwellGate, Violation};
 pub use illegal_parking::IllegalParking;
+pub use unlit_signage::UnlitSignage;
 pub use zone::ZoneArea;
 
 use crate::config::{LifecycleParams, RuleConfig, RuleParams, Site, Zone};
@@ -92,6 +94,7 @@ impl ZoneRule {
         let area = ZoneArea::from(zone);
         let rule: Box<dyn Rule> = match &config.params {
             RuleParams::IllegalParking(params) => Box::new(IllegalParking::new(area, params.clone())),
+            RuleParams::UnlitSignage(params) => Box::new(UnlitSignage::new(area, params.clone())),
         };
         ZoneRule {
             zone_id: zone.id.clone(),
