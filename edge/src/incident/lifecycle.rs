@@ -152,6 +152,17 @@ impl IncidentManager {
             written += 1;
         }
 
+        // Anything at an open incident's place keeps it alive, even before it dwells again.
+        let mut sighted = Vec::new();
+        for open in self.open.iter_mut().filter(|o| o.in_scope(&scope) && !seen.contains(&o.id)) {
+            if judgement.sightings.iter().any(|b| iou(&open.bbox, b) >= SAME_PLACE_IOU) {
+                sighted.push(open.id.clone());
+                let last_notified = open.presence.map_or(now, |(_, notified)| notified);
+                open.presence = Some((now, last_notified));
+            }
+        }
+        seen.extend(sighted);
+
         let resolve_after = Duration::from_secs_f64(lifecycle.resolve_after_s);
         let mut gone = Vec::new();
         for open in self.open.iter_mut().filter(|o| o.in_scope(&scope) && !seen.contains(&o.id)) {

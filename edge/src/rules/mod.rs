@@ -85,8 +85,11 @@ pub struct ZoneRule {
 pub struct Judgement {
     /// False outside the rule's schedule: nothing is judged, open incidents are left as they are.
     pub judged: bool,
-    /// Violations present now, past their dwell.
+    /// Violations present now, past their dwell: each may open an incident.
     pub present: Vec<Violation>,
+    /// Where anything that looks like the violation is now, dwell or not: an open incident at
+    /// such a place is still there (a vehicle back after an occlusion need not dwell again).
+    pub sightings: Vec<BBox>,
 }
 
 impl ZoneRule {
@@ -112,11 +115,12 @@ impl ZoneRule {
     /// but judge nothing there.
     pub fn evaluate(&mut self, observation: &Observation<'_>) -> Judgement {
         let candidates = self.rule.observe(observation);
+        let sightings = candidates.iter().map(|c| c.bbox).collect();
         let present = self.dwell.pass(candidates, observation);
         if !self.schedule.is_active(observation.wall_time, self.timezone, self.sun) {
-            return Judgement { judged: false, present: Vec::new() };
+            return Judgement { judged: false, present: Vec::new(), sightings: Vec::new() };
         }
-        Judgement { judged: true, present }
+        Judgement { judged: true, present, sightings }
     }
 }
 
