@@ -29,7 +29,7 @@ Pipeline (no randomness anywhere; all parameters are constants below):
      byte-identical files (same sha256).
 
 Usage:  make-staged.py [--src testdata/vtest.mp4] [--out testdata/staged]
-                       [--only occlusion,dimmed,...]
+                       [--only occlusion,dimmed,...] [--bitrate 600]
 Needs:  numpy, opencv-python-headless (see make-staged.sh), GStreamer 1.22
         with plugins base/good/bad/ugly/libav, gst-launch-1.0.
 """
@@ -52,8 +52,9 @@ CS = YS // 4                    # one chroma plane size
 FS = YS + 2 * CS                # one I420 frame
 
 # Identical to testdata/make-footage.sh (everything after videoconvert there).
+BITRATE = 600                   # kbit/s, as make-footage.sh; --bitrate overrides
 ENCODER = (
-    "x264enc bframes=0 key-int-max=20 speed-preset=medium pass=cbr bitrate=600 threads=1 ! "
+    "x264enc bframes=0 key-int-max=20 speed-preset=medium pass=cbr bitrate={bitrate} threads=1 ! "
     "video/x-h264,profile=main,stream-format=avc,alignment=au ! h264parse ! "
     "mp4mux faststart=true"
 )
@@ -300,7 +301,7 @@ def encode(path, nframes, make):
     cmd = ("gst-launch-1.0 -q -e fdsrc fd=0 blocksize=%d ! "
            "rawvideoparse format=i420 width=%d height=%d framerate=%d/1 ! "
            "video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 ! %s ! filesink location=%s"
-           % (FS, W, H, FPS, W, H, FPS, ENCODER, tmp))
+           % (FS, W, H, FPS, W, H, FPS, ENCODER.format(bitrate=BITRATE), tmp))
     p = subprocess.Popen(cmd.split(), stdin=subprocess.PIPE)
     try:
         for n in range(nframes):
@@ -462,12 +463,17 @@ CLIPS = {
 
 
 def main():
+    global BITRATE
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--src", default=os.path.normpath(os.path.join(here, "..", "vtest.mp4")))
     ap.add_argument("--out", default=here)
+    ap.add_argument("--bitrate", type=int, default=BITRATE,
+                    help="x264enc CBR bitrate in kbit/s (default 600 = make-footage.sh; "
+                         "lower only to shrink files, the clips then look worse than vtest.mp4)")
     ap.add_argument("--only", default=",".join(CLIPS), help="comma-separated: " + ",".join(CLIPS))
     a = ap.parse_args()
+    BITRATE = a.bitrate
     names = [s for s in a.only.split(",") if s]
     for s in names:
         if s not in CLIPS:

@@ -37,8 +37,8 @@ impl DwellGate {
         DwellGate { dwell, first_sights: HashMap::new() }
     }
 
-    /// Keeps the candidates that have lasted long enough; remembers first sightings of new ones
-    /// and forgets those no longer reported.
+    /// Keeps the candidates seen now that have lasted long enough; remembers first sightings of
+    /// new ones and forgets those no longer reported.
     pub fn pass(&mut self, candidates: Vec<Candidate>, observation: &Observation<'_>) -> Vec<Violation> {
         let now = observation.media_time;
         self.first_sights.retain(|key, _| candidates.iter().any(|c| c.key == *key));
@@ -49,7 +49,7 @@ impl DwellGate {
                 FirstSight { wall_time: observation.wall_time - back, image: observation.image.clone() }
             });
             let lasted = now.saturating_sub(candidate.since);
-            if lasted >= self.dwell {
+            if candidate.seen && lasted >= self.dwell {
                 present.push(Violation {
                     bbox: candidate.bbox,
                     objects: candidate.objects,

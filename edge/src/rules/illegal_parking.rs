@@ -67,6 +67,7 @@ impl Rule for IllegalParking {
                 since: object.first_seen,
                 bbox: object.last_box,
                 objects: vec![ViolationObject { role: object.role.clone(), class: object.class.clone(), confidence: object.confidence, bbox: object.last_box }],
+                seen: object.last_seen == now,
             })
             .collect()
     }

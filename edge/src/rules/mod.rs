@@ -59,6 +59,9 @@ pub struct Candidate {
     /// Where it is.
     pub bbox: BBox,
     pub objects: Vec<ViolationObject>,
+    /// Actually seen in this frame — false while it is only remembered (hidden by a passing
+    /// bus): its dwell goes on, but it neither opens an incident nor keeps one alive.
+    pub seen: bool,
 }
 
 /// One kind of violation judged in one zone.
@@ -115,7 +118,7 @@ impl ZoneRule {
     /// but judge nothing there.
     pub fn evaluate(&mut self, observation: &Observation<'_>) -> Judgement {
         let candidates = self.rule.observe(observation);
-        let sightings = candidates.iter().map(|c| c.bbox).collect();
+        let sightings = candidates.iter().filter(|c| c.seen).map(|c| c.bbox).collect();
         let present = self.dwell.pass(candidates, observation);
         if !self.schedule.is_active(observation.wall_time, self.timezone, self.sun) {
             return Judgement { judged: false, present: Vec::new(), sightings: Vec::new() };

@@ -56,7 +56,7 @@ impl Rule for UnlitSignage {
             return Vec::new();
         }
         let since = *self.dark_since.get_or_insert(observation.media_time);
-        vec![Candidate { key: 0, since, bbox: polygon_bounds(&self.zone.polygon), objects: Vec::new() }]
+        vec![Candidate { key: 0, since, bbox: polygon_bounds(&self.zone.polygon), objects: Vec::new(), seen: true }]
     }
 }
 
