@@ -9,17 +9,21 @@ pub enum ViolationKind {
     IllegalParking,
     /// 牌匾/景观灯不亮: a sign dark during lighting hours
     UnlitSignage,
+    /// 占道经营 / 无照经营游商: people and a stall staying together
+    StreetVending,
+    /// 暴露垃圾: a persistent change against the clean reference that no person or vehicle explains
+    ExposedWaste,
 }
 
 impl ViolationKind {
-    pub const ALL: [ViolationKind; 2] = [ViolationKind::IllegalParking, ViolationKind::UnlitSignage];
-    /// Kinds the design names that this version cannot judge yet.
-    pub const PLANNED: [&'static str; 2] = ["street_vending", "exposed_waste"];
+    pub const ALL: [ViolationKind; 4] = [ViolationKind::IllegalParking, ViolationKind::StreetVending, ViolationKind::ExposedWaste, ViolationKind::UnlitSignage];
 
     pub fn as_str(&self) -> &'static str {
         match self {
             ViolationKind::IllegalParking => "illegal_parking",
             ViolationKind::UnlitSignage => "unlit_signage",
+            ViolationKind::StreetVending => "street_vending",
+            ViolationKind::ExposedWaste => "exposed_waste",
         }
     }
 
@@ -30,7 +34,8 @@ impl ViolationKind {
     /// Seconds a violation must last before it is reported, unless the zone says otherwise.
     pub fn default_dwell_s(&self) -> f64 {
         match self {
-            ViolationKind::IllegalParking | ViolationKind::UnlitSignage => 300.0,
+            ViolationKind::IllegalParking | ViolationKind::UnlitSignage | ViolationKind::StreetVending => 300.0,
+            ViolationKind::ExposedWaste => 600.0,
         }
     }
 }

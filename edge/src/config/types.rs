@@ -188,6 +188,42 @@ pub enum RuleParams {
 }
 
 #[derive(Debug, Clone, PartialEq)]
+pub struct StreetVendingParams {
+    /// People needed at the stall.
+    pub min_persons: u32,
+    /// How far (normalised image units, centre to box) a person may stand from the stall.
+    pub reach: f64,
+    /// Seconds the stall may go unseen and keep its dwell.
+    pub miss_tolerance_s: f64,
+    pub iou_threshold: f64,
+    pub min_confidence: f64,
+}
+
+impl Default for StreetVendingParams {
+    fn default() -> Self {
+        StreetVendingParams { min_persons: 1, reach: 0.08, miss_tolerance_s: 30.0, iou_threshold: 0.4, min_confidence: 0.35 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExposedWasteParams {
+    /// The zone's clean reference picture (full frame); `None`: learned from the first
+    /// `learn_s` seconds, during which the operator vouches that the zone is clean.
+    pub reference: Option<PathBuf>,
+    pub learn_s: f64,
+    /// Smallest change blob that counts, as a share of the image area.
+    pub min_area: f64,
+    /// Luminance difference (0–255) that counts as changed.
+    pub threshold: f64,
+}
+
+impl Default for ExposedWasteParams {
+    fn default() -> Self {
+        ExposedWasteParams { reference: None, learn_s: 30.0, min_area: 0.0005, threshold: 35.0 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
 pub struct UnlitSignageParams {
     /// The sign is dark when its luminance falls below this share of its lit level.
     pub dark_ratio: f64,

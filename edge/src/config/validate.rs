@@ -330,18 +330,13 @@ fn validate_zone(raw: RawZone, path: &TreePath, site_has_position: bool, problem
 }
 
 fn kind_names() -> String {
-    ViolationKind::ALL.iter().map(ViolationKind::as_str).chain(ViolationKind::PLANNED).collect::<Vec<_>>().join(", ")
+    ViolationKind::ALL.iter().map(ViolationKind::as_str).collect::<Vec<_>>().join(", ")
 }
 
 fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<RuleConfig> {
     let name = problems.required(&raw.kind, path, "kind")?;
     let Some(kind) = ViolationKind::parse(&name) else {
-        let message = if ViolationKind::PLANNED.contains(&name.as_str()) {
-            format!("rule kind `{name}` is not available in this version yet")
-        } else {
-            format!("unknown rule kind `{name}`: expected one of {}", kind_names())
-        };
-        problems.value(path.key("kind"), message);
+        problems.value(path.key("kind"), format!("unknown rule kind `{name}`: expected one of {}", kind_names()));
         return None;
     };
     let seconds = |v: f64| v > 0.0 && v <= 86_400.0;
@@ -374,6 +369,10 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
         }
     };
     let params = match kind {
+        ViolationKind::StreetVending | ViolationKind::ExposedWaste => {
+            problems.value(path.key("kind"), format!("rule kind `{name}` is not available in this version yet"));
+            return None;
+        }
         ViolationKind::UnlitSignage => {
             not_for(raw.miss_tolerance_s, "miss_tolerance_s", problems);
             not_for(raw.iou_threshold, "iou_threshold", problems);
