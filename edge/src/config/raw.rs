@@ -105,6 +105,8 @@ pub struct RawRule {
     pub min_confidence: Option<f64>,
     pub dark_ratio: Option<f64>,
     pub lit_level: Option<f64>,
+    pub min_persons: Option<i64>,
+    pub reach: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

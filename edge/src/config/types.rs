@@ -185,6 +185,7 @@ impl Default for LifecycleParams {
 pub enum RuleParams {
     IllegalParking(IllegalParkingParams),
     UnlitSignage(UnlitSignageParams),
+    StreetVending(StreetVendingParams),
 }
 
 #[derive(Debug, Clone, PartialEq)]

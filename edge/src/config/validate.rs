@@ -369,11 +369,32 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
         }
     };
     let params = match kind {
-        ViolationKind::StreetVending | ViolationKind::ExposedWaste => {
+        ViolationKind::StreetVending => {
+            not_for(raw.dark_ratio, "dark_ratio", problems);
+            not_for(raw.lit_level, "lit_level", problems);
+            let defaults = StreetVendingParams::default();
+            let min_persons = match raw.min_persons {
+                None => defaults.min_persons,
+                Some(n) if (1..=20).contains(&n) => n as u32,
+                Some(n) => {
+                    problems.value(path.key("min_persons"), format!("{n} persons: expected 1 to 20"));
+                    defaults.min_persons
+                }
+            };
+            RuleParams::StreetVending(StreetVendingParams {
+                min_persons,
+                reach: problems.number(raw.reach, defaults.reach, path.key("reach"), |v| v > 0.0 && v <= 0.5, "more than 0 and at most 0.5 (normalised image units)"),
+                miss_tolerance_s: problems.number(raw.miss_tolerance_s, defaults.miss_tolerance_s, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),
+                iou_threshold: problems.number(raw.iou_threshold, defaults.iou_threshold, path.key("iou_threshold"), |v| v > 0.0 && v <= 1.0, "more than 0 and at most 1"),
+                min_confidence: problems.number(raw.min_confidence, defaults.min_confidence, path.key("min_confidence"), |v| (0.0..=1.0).contains(&v), "0 to 1"),
+            })
+        }
+        ViolationKind::ExposedWaste => {
             problems.value(path.key("kind"), format!("rule kind `{name}` is not available in this version yet"));
             return None;
         }
         ViolationKind::UnlitSignage => {
+            not_for(raw.reach, "reach", problems);
             not_for(raw.miss_tolerance_s, "miss_tolerance_s", problems);
             not_for(raw.iou_threshold, "iou_threshold", problems);
             not_for(raw.min_confidence, "min_confidence", problems);
@@ -384,6 +405,7 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
             })
         }
         ViolationKind::IllegalParking => {
+            not_for(raw.reach, "reach", problems);
             not_for(raw.dark_ratio, "dark_ratio", problems);
             not_for(raw.lit_level, "lit_level", problems);
             let defaults = IllegalParkingParams::default();

@@ -9,6 +9,7 @@
 mod dwell;
 mod illegal_parking;
 pub mod schedule;
+mod street_vending;
 mod unlit_signage;
 mod zone;
 
@@ -20,6 +21,7 @@ use image::RgbImage;
 
 pub use dwell::{DwellGate, Violation};
 pub use illegal_parking::IllegalParking;
+pub use street_vending::StreetVending;
 pub use unlit_signage::UnlitSignage;
 pub use zone::ZoneArea;
 
@@ -101,6 +103,7 @@ impl ZoneRule {
         let rule: Box<dyn Rule> = match &config.params {
             RuleParams::IllegalParking(params) => Box::new(IllegalParking::new(area, params.clone())),
             RuleParams::UnlitSignage(params) => Box::new(UnlitSignage::new(area, params.clone())),
+            RuleParams::StreetVending(params) => Box::new(StreetVending::new(area, params.clone())),
         };
         ZoneRule {
             zone_id: zone.id.clone(),

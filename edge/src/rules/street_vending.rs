@@ -1,0 +1,145 @@
+//! `street_vending` (占道经营 / 无照经营游商): a stall — a `vendor_stall`-role object (for the
+//! COCO model: umbrella, dining table, bench, bicycle used as a cart, …) — standing in the zone
+//! with at least `min_persons` people at it, the two staying together.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use super::{Candidate, Observation, Rule, ViolationKind, ViolationObject, ZoneArea};
+use crate::config::StreetVendingParams;
+use crate::detect::Detection;
+use crate::geometry::BBox;
+use crate::track::{StationaryTracker, TrackerParams};
+
+pub struct StreetVending {
+    zone: ZoneArea,
+    params: StreetVendingParams,
+    stalls: StationaryTracker,
+    /// Per stall: since when it has been attended, and when it last was.
+    attended: HashMap<u64, (Duration, Duration)>,
+}
+
+impl StreetVending {
+    pub fn new(zone: ZoneArea, params: StreetVendingParams) -> Self {
+        let stalls = StationaryTracker::new(TrackerParams {
+            iou_threshold: params.iou_threshold as f32,
+            miss_tolerance: Duration::from_secs_f64(params.miss_tolerance_s),
+        });
+        StreetVending { zone, params, stalls, attended: HashMap::new() }
+    }
+}
+
+/// Distance from a person's feet to the nearest point of the stall's box.
+fn distance_to(stall: &BBox, person: &Detection) -> f32 {
+    let (x, y) = person.bbox.bottom_centre();
+    let dx = (stall.x1 - x).max(0.0).max(x - stall.x2);
+    let dy = (stall.y1 - y).max(0.0).max(y - stall.y2);
+    (dx * dx + dy * dy).sqrt()
+}
+
+impl Rule for StreetVending {
+    fn kind(&self) -> ViolationKind {
+        ViolationKind::StreetVending
+    }
+
+    fn observe(&mut self, observation: &Observation<'_>) -> Vec<Candidate> {
+        let now = observation.media_time;
+        let min_confidence = self.params.min_confidence as f32;
+        let stalls = self.zone.select(observation.detections, "vendor_stall", min_confidence);
+        self.stalls.update(now, &stalls);
+        let people: Vec<&Detection> = observation.detections.iter().filter(|d| d.role.as_deref() == Some("person") && d.confidence >= min_confidence).collect();
+        let tolerance = Duration::from_secs_f64(self.params.miss_tolerance_s);
+        let mut candidates = Vec::new();
+        for stall in self.stalls.objects() {
+            let vendors: Vec<&Detection> = people.iter().copied().filter(|p| distance_to(&stall.last_box, p) <= self.params.reach as f32).collect();
+            let attended_now = stall.last_seen == now && vendors.len() >= self.params.min_persons as usize;
+            let entry = self.attended.get(&stall.id).copied();
+            let state = match (entry, attended_now) {
+                (Some((since, _)), true) => Some((since, now)),
+                (None, true) => Some((now, now)),
+                (Some((since, last)), false) if now.saturating_sub(last) <= tolerance => Some((since, last)),
+                _ => None,
+            };
+            let Some((since, last)) = state else {
+                self.attended.remove(&stall.id);
+                continue;
+            };
+            self.attended.insert(stall.id, (since, last));
+            let mut objects = vec![ViolationObject { role: stall.role.clone(), class: stall.class.clone(), confidence: stall.confidence, bbox: stall.last_box }];
+            objects.extend(vendors.iter().map(|p| ViolationObject { role: p.role.clone(), class: p.class.clone(), confidence: p.confidence, bbox: p.bbox }));
+            candidates.push(Candidate { key: stall.id, since, bbox: stall.last_box, objects, seen: stall.last_seen == now });
+        }
+        let alive: Vec<u64> = self.stalls.objects().iter().map(|s| s.id).collect();
+        self.attended.retain(|id, _| alive.contains(id));
+        candidates
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use image::RgbImage;
+
+    use super::*;
+    use crate::geometry::Polygon;
+
+    fn detection(role: &str, class: &str, bbox: BBox) -> Detection {
+        Detection { class_id: 0, class: class.into(), role: Some(role.into()), confidence: 0.7, bbox }
+    }
+
+    fn run(frames: &[(u64, Vec<Detection>)]) -> Vec<Vec<Candidate>> {
+        let zone = ZoneArea { id: "square".into(), polygon: Polygon::new(vec![(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8)]) };
+        let mut rule = StreetVending::new(zone, StreetVendingParams::default());
+        let image = Arc::new(RgbImage::new(8, 8));
+        frames
+            .iter()
+            .map(|(t, detections)| {
+                rule.observe(&Observation { camera: "cam", media_time: Duration::from_secs(*t), wall_time: chrono::Utc::now(), detections, image: &image })
+            })
+            .collect()
+    }
+
+    const STALL: BBox = BBox { x1: 0.40, y1: 0.40, x2: 0.50, y2: 0.50 };
+    const VENDOR: BBox = BBox { x1: 0.51, y1: 0.35, x2: 0.54, y2: 0.50 };
+    const FAR: BBox = BBox { x1: 0.70, y1: 0.60, x2: 0.73, y2: 0.75 };
+
+    #[test]
+    fn a_stall_with_a_person_at_it_is_a_candidate_since_they_were_first_together() {
+        let frames: Vec<(u64, Vec<Detection>)> = (0..10)
+            .map(|t| {
+                let mut d = vec![detection("vendor_stall", "umbrella", STALL)];
+                if t >= 3 {
+                    d.push(detection("person", "person", VENDOR));
+                }
+                (t, d)
+            })
+            .collect();
+        let out = run(&frames);
+        assert!(out[2].is_empty(), "an unattended stall is not vending");
+        assert_eq!(out[9].len(), 1);
+        assert_eq!(out[9][0].since, Duration::from_secs(3));
+        assert_eq!(out[9][0].objects.len(), 2);
+    }
+
+    #[test]
+    fn people_passing_far_from_the_stall_do_not_make_it_vending() {
+        let frames: Vec<(u64, Vec<Detection>)> = (0..10).map(|t| (t, vec![detection("vendor_stall", "bench", STALL), detection("person", "person", FAR)])).collect();
+        assert!(run(&frames).iter().all(Vec::is_empty));
+    }
+
+    #[test]
+    fn a_vendor_stepping_away_briefly_keeps_the_dwell() {
+        let frames: Vec<(u64, Vec<Detection>)> = (0..60)
+            .map(|t| {
+                let mut d = vec![detection("vendor_stall", "umbrella", STALL)];
+                if !(20..40).contains(&t) {
+                    d.push(detection("person", "person", VENDOR));
+                }
+                (t, d)
+            })
+            .collect();
+        let out = run(&frames);
+        assert_eq!(out[59][0].since, Duration::ZERO);
+    }
+}
