@@ -381,12 +381,13 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
                     defaults.min_persons
                 }
             };
+            let tracking = tracking_params(&raw, path, (defaults.miss_tolerance_s, defaults.iou_threshold, defaults.min_confidence), problems);
             RuleParams::StreetVending(StreetVendingParams {
                 min_persons,
                 reach: problems.number(raw.reach, defaults.reach, path.key("reach"), |v| v > 0.0 && v <= 0.5, "more than 0 and at most 0.5 (normalised image units)"),
-                miss_tolerance_s: problems.number(raw.miss_tolerance_s, defaults.miss_tolerance_s, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),
-                iou_threshold: problems.number(raw.iou_threshold, defaults.iou_threshold, path.key("iou_threshold"), |v| v > 0.0 && v <= 1.0, "more than 0 and at most 1"),
-                min_confidence: problems.number(raw.min_confidence, defaults.min_confidence, path.key("min_confidence"), |v| (0.0..=1.0).contains(&v), "0 to 1"),
+                miss_tolerance_s: tracking.0,
+                iou_threshold: tracking.1,
+                min_confidence: tracking.2,
             })
         }
         ViolationKind::ExposedWaste => {
@@ -409,14 +410,25 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
             not_for(raw.dark_ratio, "dark_ratio", problems);
             not_for(raw.lit_level, "lit_level", problems);
             let defaults = IllegalParkingParams::default();
+            let tracking = tracking_params(&raw, path, (defaults.miss_tolerance_s, defaults.iou_threshold, defaults.min_confidence), problems);
             RuleParams::IllegalParking(IllegalParkingParams {
-                miss_tolerance_s: problems.number(raw.miss_tolerance_s, defaults.miss_tolerance_s, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),
-                iou_threshold: problems.number(raw.iou_threshold, defaults.iou_threshold, path.key("iou_threshold"), |v| v > 0.0 && v <= 1.0, "more than 0 and at most 1"),
-                min_confidence: problems.number(raw.min_confidence, defaults.min_confidence, path.key("min_confidence"), |v| (0.0..=1.0).contains(&v), "0 to 1"),
+                miss_tolerance_s: tracking.0,
+                iou_threshold: tracking.1,
+                min_confidence: tracking.2,
             })
         }
     };
     Some(RuleConfig { kind, dwell_s, schedule, lifecycle, params })
+}
+
+/// The parameters of rules that remember objects: (miss_tolerance_s, iou_threshold,
+/// min_confidence), each checked, defaults in the same order.
+fn tracking_params(raw: &RawRule, path: &TreePath, defaults: (f64, f64, f64), problems: &mut Problems) -> (f64, f64, f64) {
+    (
+        problems.number(raw.miss_tolerance_s, defaults.0, path.key("miss_tolerance_s"), |v| (0.0..=3600.0).contains(&v), "0 to 3600 seconds"),
+        problems.number(raw.iou_threshold, defaults.1, path.key("iou_threshold"), |v| v > 0.0 && v <= 1.0, "more than 0 and at most 1"),
+        problems.number(raw.min_confidence, defaults.2, path.key("min_confidence"), |v| (0.0..=1.0).contains(&v), "0 to 1"),
+    )
 }
 
 fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Problems) -> Option<Sink> {
