@@ -3,7 +3,9 @@
 //! - an occlusion of 30 s keeps one incident; a −40 % brightness change resolves nothing;
 //! - the van leaves → one `resolved` with the same id; it returns after the cool-down → a new one;
 //! - a sign going dark in its lighting hours → one `unlit_signage`; the untouched control sign
-//!   and a zone outside its schedule → none.
+//!   and a zone outside its schedule → none;
+//! - litter appearing on the grass against the clean reference → one `exposed_waste`; a clean
+//!   patch of grass and a zone outside its schedule → none.
 //! Every delivered document validates against the published JSON Schema.
 
 mod common;
@@ -15,6 +17,8 @@ use common::*;
 
 const KERB: &str = "[[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]";
 const SIGN: &str = "[[0.5378, 0.3524], [0.5794, 0.3524], [0.5794, 0.4236], [0.5378, 0.4236]]";
+const LITTER: &str = "[[0.06, 0.82], [0.24, 0.82], [0.24, 0.96], [0.06, 0.96]]";
+const CLEAN_GRASS: &str = "[[0.26, 0.86], [0.38, 0.86], [0.38, 0.98], [0.26, 0.98]]";
 const CONTROL_SIGN: &str = "[[0.7643, 0.0799], [0.7826, 0.0747], [0.7891, 0.1007], [0.7695, 0.1059]]";
 
 fn staged(clip: &str) -> String {
@@ -35,6 +39,8 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
     let receiver = Receiver::start(0);
     let parking = |resolve: u32, cooldown: u32| format!("{{ kind = \"illegal_parking\", dwell_s = 10, resolve_after_s = {resolve}, cooldown_s = {cooldown} }}");
     let signage = "{ kind = \"unlit_signage\", dwell_s = 10, resolve_after_s = 15 }";
+    let reference = repo().join("testdata/staged/waste-clean-reference.png");
+    let waste = format!("{{ kind = \"exposed_waste\", dwell_s = 10, reference = \"{}\" }}", reference.display());
     let cameras = [
         camera("cam-occlusion", "occlusion.mp4", &[("kerb", KERB, &parking(40, 30))]),
         camera("cam-dimmed", "dimmed.mp4", &[("kerb", KERB, &parking(15, 30))]),
@@ -49,7 +55,16 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
             ],
         ),
     ]
-    .concat();
+    .concat()
+        + &camera(
+            "cam-waste",
+            "waste-appears.mp4",
+            &[
+                ("litter", LITTER, &waste),
+                ("clean-grass", CLEAN_GRASS, &waste),
+                ("litter-off-hours", LITTER, &waste.replace("dwell_s = 10", "dwell_s = 10, schedule = { weekdays = [\"mon\"], dates = [\"2001-01-02\"] }")),
+            ],
+        );
     let config_path = dir.join("steward.toml");
     std::fs::write(&config_path, config(&dir.join("state"), free_port(), &receiver.url(), &cameras)).unwrap();
     let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap(), "--exit-when-done", "--drain-timeout", "60"], &dir.join("steward.log"));
@@ -94,5 +109,9 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
     let sign = &by_camera["cam-sign"];
     assert_eq!(sign.len(), 1, "{summary}");
     assert_eq!((sign[0].2.as_str(), sign[0].3.as_str(), sign[0].4.as_str()), ("open", "unlit_signage", "sign"));
+
+    // The litter appears against the clean reference; the clean grass and the off-hours zone stay silent.
+    let waste: Vec<(String, String, String)> = by_camera.get("cam-waste").into_iter().flatten().map(|e| (e.2.clone(), e.3.clone(), e.4.clone())).collect();
+    assert_eq!(waste, [("open".to_string(), "exposed_waste".to_string(), "litter".to_string())], "{summary}");
     receiver.stop();
 }

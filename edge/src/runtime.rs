@@ -18,7 +18,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use tokio::sync::watch;
 
 use crate::config::{Config, Sink};
-use crate::detect::{Detection, Detector, DetectorError, Manifest, ManifestError, default_manifest_path};
+use crate::detect::{Detection, Detector, DetectorError, FaceBlurrer, Manifest, ManifestError, default_manifest_path};
 use crate::incident::{IncidentContext, IncidentManager, Moment, Scope};
 use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
 use crate::rules::{Observation, ZoneRule, zone_rules};
@@ -38,6 +38,12 @@ pub enum StartError {
     Outbox(#[from] OutboxError),
     #[error("cannot initialise GStreamer: {0}")]
     GStreamer(String),
+    #[error(transparent)]
+    Rule(#[from] crate::rules::ExposedWasteError),
+    #[error("face blurring is on ([privacy] blur_faces) but the face model models/face-centerface.toml was not found; install it next to the detection model or set blur_faces = false")]
+    NoFaceModel,
+    #[error(transparent)]
+    Faces(#[from] crate::detect::FaceError),
     #[error("cannot create storage folder {path}: {source}")]
     Storage { path: PathBuf, source: std::io::Error },
 }
@@ -73,6 +79,8 @@ pub struct EdgeHandle {
 /// A configured, ready-to-run edge: model loaded, outbox open.
 pub struct Edge {
     config: Config,
+    faces: Option<FaceBlurrer>,
+    rules: HashMap<String, Vec<ZoneRule>>,
     detector: Detector,
     outbox: Outbox,
     context: IncidentContext,
@@ -99,8 +107,16 @@ impl Edge {
             codes: config.codes.clone(),
             evidence_dir: config.storage.dir.join("evidence"),
         };
+        let faces = match config.privacy.blur_faces {
+            true => Some(FaceBlurrer::load(&FaceBlurrer::default_path().ok_or(StartError::NoFaceModel)?)?),
+            false => None,
+        };
+        let mut rules = HashMap::new();
+        for camera in &config.cameras {
+            rules.insert(camera.id.clone(), zone_rules(&config.site, &camera.zones)?);
+        }
         let handle = EdgeHandle { health: HealthBoard::default(), telemetry: Telemetry::new(), model_name: manifest.name, started: Instant::now() };
-        Ok(Edge { config, detector, outbox, context, handle })
+        Ok(Edge { config, faces, rules, detector, outbox, context, handle })
     }
 
     pub fn handle(&self) -> EdgeHandle {
@@ -110,7 +126,7 @@ impl Edge {
     /// Runs until `shutdown` resolves, or — with `exit_when_done` — until the files have
     /// played and everything is delivered. Must be called inside a Tokio runtime.
     pub async fn run(self, options: RunOptions, shutdown: impl std::future::Future<Output = ()>) -> RunOutcome {
-        let Edge { config, detector, outbox, context, handle } = self;
+        let Edge { config, faces, rules, detector, outbox, context, handle } = self;
         let stop = Arc::new(AtomicBool::new(false));
         let (sink_stop_tx, sink_stop_rx) = watch::channel(false);
 
@@ -130,7 +146,7 @@ impl Edge {
 
         // Analysis, then detection, then the cameras that feed them.
         let (detected_tx, detected_rx) = bounded::<(Frame, Vec<Detection>)>(4);
-        let analysis = spawn_analysis(&config, outbox, context, handle.telemetry.clone(), sink_handles, detected_rx);
+        let analysis = spawn_analysis(rules, outbox, context, faces, handle.telemetry.clone(), sink_handles, detected_rx);
         let model = detection_input(detector.manifest());
         let (frames_tx, frames_rx) = bounded::<Frame>(2 * config.cameras.len().max(1));
         let detection = spawn_detector(detector, frames_rx, detected_tx, handle.telemetry.clone());
@@ -242,14 +258,14 @@ fn spawn_detector(mut detector: Detector, frames: Receiver<Frame>, detected: Sen
 }
 
 fn spawn_analysis(
-    config: &Config,
+    mut rules: HashMap<String, Vec<ZoneRule>>,
     mut outbox: Outbox,
     context: IncidentContext,
+    faces: Option<FaceBlurrer>,
     telemetry: Telemetry,
     sinks: Vec<SinkHandle>,
     detected: Receiver<(Frame, Vec<Detection>)>,
 ) -> JoinHandle<()> {
-    let mut rules: HashMap<String, Vec<ZoneRule>> = config.cameras.iter().map(|c| (c.id.clone(), zone_rules(&config.site, &c.zones))).collect();
     std::thread::Builder::new()
         .name("analysis".into())
         .spawn(move || {
@@ -257,7 +273,7 @@ fn spawn_analysis(
                 tracing::error!(%error, "cannot read open incidents; already-open violations may be reported again");
                 Vec::new()
             });
-            let mut incidents = IncidentManager::new(context, open, telemetry.clone());
+            let mut incidents = IncidentManager::new(context, faces, open, telemetry.clone());
             for (frame, detections) in detected {
                 telemetry.frames_analysed.get_or_create(&CameraLabel { camera: frame.camera.to_string() }).inc();
                 let observation = Observation { camera: &frame.camera, media_time: frame.media_time, wall_time: frame.wall_time, detections: &detections, image: &frame.image };

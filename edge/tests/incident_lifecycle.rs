@@ -43,7 +43,7 @@ impl Timeline {
             evidence_dir: dir.join("evidence"),
         };
         let image = Arc::new(RgbImage::new(64, 48));
-        Timeline { manager: IncidentManager::new(context, Vec::new(), Telemetry::new()), outbox, image, lifecycle, db }
+        Timeline { manager: IncidentManager::new(context, None, Vec::new(), Telemetry::new()), outbox, image, lifecycle, db }
     }
 
     /// One frame at `t` seconds: the car is `present` past its dwell, merely `sighted`, or absent.

@@ -12,6 +12,7 @@ pub struct RawConfig {
     pub control: Option<RawControl>,
     pub device: Option<RawDevice>,
     pub model: Option<RawModel>,
+    pub privacy: Option<RawPrivacy>,
     #[serde(default)]
     pub camera: Vec<RawCamera>,
     #[serde(default)]
@@ -49,6 +50,11 @@ pub struct RawControl {
 #[derive(Debug, Deserialize)]
 pub struct RawDevice {
     pub id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RawPrivacy {
+    pub blur_faces: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -107,6 +113,10 @@ pub struct RawRule {
     pub lit_level: Option<f64>,
     pub min_persons: Option<i64>,
     pub reach: Option<f64>,
+    pub reference: Option<String>,
+    pub learn_s: Option<f64>,
+    pub min_area: Option<f64>,
+    pub threshold: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

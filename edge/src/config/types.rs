@@ -16,6 +16,7 @@ pub struct Config {
     pub control: Control,
     pub device: Device,
     pub model: ModelRef,
+    pub privacy: Privacy,
     pub cameras: Vec<Camera>,
     pub sinks: Vec<Sink>,
     pub codes: CodeTable,
@@ -51,6 +52,19 @@ impl Default for Control {
 #[derive(Debug, Clone)]
 pub struct Device {
     pub id: String,
+}
+
+/// What evidence may show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Privacy {
+    /// Pixelate faces in every evidence picture (vehicle plates stay readable).
+    pub blur_faces: bool,
+}
+
+impl Default for Privacy {
+    fn default() -> Self {
+        Privacy { blur_faces: true }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -186,6 +200,7 @@ pub enum RuleParams {
     IllegalParking(IllegalParkingParams),
     UnlitSignage(UnlitSignageParams),
     StreetVending(StreetVendingParams),
+    ExposedWaste(ExposedWasteParams),
 }
 
 #[derive(Debug, Clone, PartialEq)]

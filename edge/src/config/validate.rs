@@ -127,11 +127,11 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         ModelRef { manifest, threads }
     };
 
-    let site_has_position = site.as_ref().is_some_and(|s| s.position.is_some());
+    let context = Context { base_dir, site_has_position: site.as_ref().is_some_and(|s| s.position.is_some()) };
     let mut cameras: Vec<Camera> = Vec::new();
     for (index, raw_camera) in raw.camera.into_iter().enumerate() {
         let path = root.key("camera").index(index);
-        if let Some(camera) = validate_camera(raw_camera, &path, site_has_position, &mut problems) {
+        if let Some(camera) = validate_camera(raw_camera, &path, &context, &mut problems) {
             if cameras.iter().any(|c| c.id == camera.id) {
                 problems.value(path.key("id"), format!("camera id `{}` is used twice", camera.id));
             }
@@ -180,7 +180,15 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     if !problems.0.is_empty() {
         return Err(problems.0);
     }
-    Ok(Config { site: site.expect("reported when missing"), storage, control, device, model, cameras, sinks, codes })
+    let privacy = Privacy { blur_faces: raw.privacy.and_then(|p| p.blur_faces).unwrap_or(Privacy::default().blur_faces) };
+    Ok(Config { site: site.expect("reported when missing"), storage, control, device, model, privacy, cameras, sinks, codes })
+}
+
+/// What rule validation needs to know about the rest of the file.
+struct Context<'a> {
+    /// The config file's folder: relative paths are relative to it.
+    base_dir: &'a Path,
+    site_has_position: bool,
 }
 
 fn resolve(base_dir: &Path, path: &str) -> PathBuf {
@@ -192,7 +200,7 @@ fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
 }
 
-fn validate_camera(raw: RawCamera, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<Camera> {
+fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, problems: &mut Problems) -> Option<Camera> {
     let id = problems.required(&raw.id, path, "id");
     if let Some(id) = &id
         && !valid_id(id)
@@ -244,7 +252,7 @@ fn validate_camera(raw: RawCamera, path: &TreePath, site_has_position: bool, pro
     let mut zones: Vec<Zone> = Vec::new();
     for (index, raw_zone) in raw.zone.into_iter().enumerate() {
         let zpath = path.key("zone").index(index);
-        if let Some(zone) = validate_zone(raw_zone, &zpath, site_has_position, problems) {
+        if let Some(zone) = validate_zone(raw_zone, &zpath, context, problems) {
             if zones.iter().any(|z| z.id == zone.id) {
                 problems.value(zpath.key("id"), format!("zone id `{}` is used twice in this camera", zone.id));
             }
@@ -292,7 +300,7 @@ fn redact_text(text: &str) -> String {
     }
 }
 
-fn validate_zone(raw: RawZone, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<Zone> {
+fn validate_zone(raw: RawZone, path: &TreePath, context: &Context<'_>, problems: &mut Problems) -> Option<Zone> {
     let id = problems.required(&raw.id, path, "id");
     if let Some(id) = &id
         && !valid_id(id)
@@ -318,7 +326,7 @@ fn validate_zone(raw: RawZone, path: &TreePath, site_has_position: bool, problem
     let mut rules: Vec<RuleConfig> = Vec::new();
     for (index, raw_rule) in raw.rules.into_iter().enumerate() {
         let rpath = path.key("rules").index(index);
-        if let Some(rule) = validate_rule(raw_rule, &rpath, site_has_position, problems) {
+        if let Some(rule) = validate_rule(raw_rule, &rpath, context, problems) {
             if rules.iter().any(|r| r.kind() == rule.kind()) {
                 problems.value(rpath, format!("rule `{}` appears twice in this zone", rule.kind()));
             }
@@ -333,7 +341,7 @@ fn kind_names() -> String {
     ViolationKind::ALL.iter().map(ViolationKind::as_str).collect::<Vec<_>>().join(", ")
 }
 
-fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problems: &mut Problems) -> Option<RuleConfig> {
+fn validate_rule(raw: RawRule, path: &TreePath, context: &Context<'_>, problems: &mut Problems) -> Option<RuleConfig> {
     let name = problems.required(&raw.kind, path, "kind")?;
     let Some(kind) = ViolationKind::parse(&name) else {
         problems.value(path.key("kind"), format!("unknown rule kind `{name}`: expected one of {}", kind_names()));
@@ -345,7 +353,7 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
     let schedule = match raw.schedule.as_ref().map(Schedule::from_spec) {
         None => Schedule::always(),
         Some(Ok(schedule)) => {
-            if schedule.needs_sun() && !site_has_position {
+            if schedule.needs_sun() && !context.site_has_position {
                 problems.value(path.key("schedule").key("windows"), "sunrise/sunset-relative windows need the site's position: set `lat` and `lon` in [site]");
             }
             schedule
@@ -391,8 +399,22 @@ fn validate_rule(raw: RawRule, path: &TreePath, site_has_position: bool, problem
             })
         }
         ViolationKind::ExposedWaste => {
-            problems.value(path.key("kind"), format!("rule kind `{name}` is not available in this version yet"));
-            return None;
+            not_for(raw.reach, "reach", problems);
+            not_for(raw.dark_ratio, "dark_ratio", problems);
+            not_for(raw.lit_level, "lit_level", problems);
+            let defaults = ExposedWasteParams::default();
+            let reference = raw.reference.as_deref().map(|r| resolve(context.base_dir, r));
+            if let Some(reference) = &reference
+                && let Err(error) = image::image_dimensions(reference)
+            {
+                problems.value(path.key("reference"), format!("cannot read the clean reference picture {}: {error}", reference.display()));
+            }
+            RuleParams::ExposedWaste(ExposedWasteParams {
+                reference,
+                learn_s: problems.number(raw.learn_s, defaults.learn_s, path.key("learn_s"), |v| v > 0.0 && v <= 3600.0, "more than 0 and at most 3600 seconds"),
+                min_area: problems.number(raw.min_area, defaults.min_area, path.key("min_area"), |v| v > 0.0 && v < 1.0, "a share of the image area, more than 0 and less than 1"),
+                threshold: problems.number(raw.threshold, defaults.threshold, path.key("threshold"), |v| v > 0.0 && v <= 255.0, "more than 0 and at most 255"),
+            })
         }
         ViolationKind::UnlitSignage => {
             not_for(raw.reach, "reach", problems);

@@ -59,7 +59,7 @@ pub struct Detector {
 
 static RUNTIME: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
-fn environment() -> Result<&'static ort::environment::Environment, DetectorError> {
+pub(super) fn environment() -> Result<&'static ort::environment::Environment, DetectorError> {
     let result = RUNTIME.get_or_init(|| {
         let path = find_onnxruntime().map_err(|e| e.to_string())?;
         let builder = ort::init_from(&path).map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?;

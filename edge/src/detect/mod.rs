@@ -6,12 +6,14 @@
 //! (pure functions); `detector` owns the `ort` session.
 
 mod detector;
+mod faces;
 mod letterbox;
 mod manifest;
 mod nanodet;
 mod runtime_lib;
 
 pub use detector::{Detection, Detector, DetectorError};
+pub use faces::{FACE_GROWTH, FaceBlurrer, FaceError, obscure_face};
 pub use letterbox::Letterbox;
 pub use manifest::{Manifest, ManifestError, default_manifest_path};
 pub use nanodet::{RawBox, decode_nanodet, nms_per_class};

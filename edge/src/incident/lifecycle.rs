@@ -16,6 +16,7 @@ use super::codes::codes_for;
 use super::document::*;
 use super::evidence::{Annotation, EvidenceFile, write_snapshot};
 use crate::config::{Camera, CodeTable, Device, LifecycleParams, Site};
+use crate::detect::FaceBlurrer;
 use crate::geometry::{BBox, iou};
 use crate::kind::ViolationKind;
 use crate::outbox::{Outbox, OutboxError, StoredEvidence};
@@ -90,6 +91,8 @@ pub struct IncidentContext {
 
 pub struct IncidentManager {
     context: IncidentContext,
+    /// Pixelates faces in evidence; `None` when the operator turned blurring off.
+    faces: Option<FaceBlurrer>,
     open: Vec<OpenIncident>,
     cooling: Vec<Cooling>,
     telemetry: Telemetry,
@@ -104,8 +107,8 @@ pub struct Moment<'a> {
 }
 
 impl IncidentManager {
-    pub fn new(context: IncidentContext, open: Vec<OpenIncident>, telemetry: Telemetry) -> Self {
-        IncidentManager { context, open, cooling: Vec::new(), telemetry }
+    pub fn new(context: IncidentContext, faces: Option<FaceBlurrer>, open: Vec<OpenIncident>, telemetry: Telemetry) -> Self {
+        IncidentManager { context, faces, open, cooling: Vec::new(), telemetry }
     }
 
     pub fn open_incidents(&self) -> &[OpenIncident] {
@@ -191,11 +194,21 @@ impl IncidentManager {
         t.with_timezone(&self.context.site.timezone).to_rfc3339_opts(SecondsFormat::Millis, false)
     }
 
-    fn snapshot(&self, id: &str, name: &str, image: &RgbImage, camera: &str, zone: &str, boxes: Vec<(BBox, String)>, caption: String, at: DateTime<Utc>) -> Result<EvidenceFile, IncidentError> {
+    /// Writes one evidence picture: faces pixelated first (unless blurring is off), then the
+    /// zone, boxes and caption drawn. `None` when faces could not be blurred: the incident then
+    /// goes out without this picture rather than with a face in it.
+    fn snapshot(&mut self, id: &str, name: &str, image: &RgbImage, camera: &str, zone: &str, boxes: Vec<(BBox, String)>, caption: String, at: DateTime<Utc>) -> Result<Option<EvidenceFile>, IncidentError> {
+        let mut picture = image.clone();
+        if let Some(faces) = self.faces.as_mut()
+            && let Err(error) = faces.blur(&mut picture)
+        {
+            tracing::error!(camera, zone, incident = id, %error, "cannot blur faces; this evidence picture is left out");
+            return Ok(None);
+        }
         let polygon = self.context.cameras.get(camera).and_then(|c| c.zones.iter().find(|z| z.id == zone)).map(|z| z.polygon.vertices().to_vec());
         let annotation = Annotation { zone: polygon.unwrap_or_default(), boxes, caption: vec![format!("{camera} / {zone}"), self.local(at), caption] };
         let path = self.context.evidence_dir.join(id).join(format!("{name}.jpg"));
-        write_snapshot(image, &annotation, &path).map_err(|source| IncidentError::Evidence { path, source })
+        write_snapshot(&picture, &annotation, &path).map(Some).map_err(|source| IncidentError::Evidence { path, source })
     }
 
     fn open_incident(&mut self, scope: Scope<'_>, violation: &Violation, moment: Moment<'_>, outbox: &mut Outbox) -> Result<String, IncidentError> {
@@ -204,7 +217,10 @@ impl IncidentManager {
         let what = scope.kind.as_str();
         let first = self.snapshot(&id, "1-first_sight", &violation.first_image, scope.camera, scope.zone, labels.clone(), format!("{what} first sight"), violation.first_seen)?;
         let confirmation = self.snapshot(&id, "1-confirmation", moment.image, scope.camera, scope.zone, labels, format!("{what} {:.0}s", violation.dwell.as_secs_f64()), moment.wall_time)?;
-        let evidence = vec![StoredEvidence { role: "first_sight".into(), file: first }, StoredEvidence { role: "confirmation".into(), file: confirmation }];
+        let evidence: Vec<StoredEvidence> = [("first_sight", first), ("confirmation", confirmation)]
+            .into_iter()
+            .filter_map(|(role, file)| file.map(|file| StoredEvidence { role: role.into(), file }))
+            .collect();
 
         let camera = self.context.cameras.get(scope.camera);
         let zone = camera.and_then(|c| c.zones.iter().find(|z| z.id == scope.zone));
@@ -275,7 +291,7 @@ impl IncidentManager {
                 document.resolved_at = Some(self.local(moment.wall_time));
                 let name = format!("{}-resolution", document.seq);
                 let file = self.snapshot(id, &name, moment.image, &incident.camera, &incident.zone, vec![(incident.bbox, "gone".into())], format!("{} resolved", incident.kind), moment.wall_time)?;
-                evidence.push(StoredEvidence { role: "resolution".into(), file });
+                evidence.extend(file.map(|file| StoredEvidence { role: "resolution".into(), file }));
             }
         }
         document.evidence = evidence_refs(&evidence);

@@ -7,6 +7,7 @@
 //! judged at all) — and [`ZoneRule`] puts them together for one rule of one zone.
 
 mod dwell;
+mod exposed_waste;
 mod illegal_parking;
 pub mod schedule;
 mod street_vending;
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use image::RgbImage;
 
 pub use dwell::{DwellGate, Violation};
+pub use exposed_waste::{ExposedWaste, ExposedWasteError};
 pub use illegal_parking::IllegalParking;
 pub use street_vending::StreetVending;
 pub use unlit_signage::UnlitSignage;
@@ -98,14 +100,15 @@ pub struct Judgement {
 }
 
 impl ZoneRule {
-    pub fn new(site: &Site, zone: &Zone, config: &RuleConfig) -> Self {
+    pub fn new(site: &Site, zone: &Zone, config: &RuleConfig) -> Result<Self, ExposedWasteError> {
         let area = ZoneArea::from(zone);
         let rule: Box<dyn Rule> = match &config.params {
+            RuleParams::ExposedWaste(params) => Box::new(ExposedWaste::new(area, params.clone())?),
             RuleParams::IllegalParking(params) => Box::new(IllegalParking::new(area, params.clone())),
             RuleParams::UnlitSignage(params) => Box::new(UnlitSignage::new(area, params.clone())),
             RuleParams::StreetVending(params) => Box::new(StreetVending::new(area, params.clone())),
         };
-        ZoneRule {
+        Ok(ZoneRule {
             zone_id: zone.id.clone(),
             kind: config.kind,
             lifecycle: config.lifecycle,
@@ -114,7 +117,7 @@ impl ZoneRule {
             schedule: config.schedule.clone(),
             timezone: site.timezone,
             sun: site.position.map(|(lat, lon)| SunPosition { lat, lon }),
-        }
+        })
     }
 
     /// Rules keep observing outside their schedule (so what stands there keeps its history),
@@ -131,6 +134,6 @@ impl ZoneRule {
 }
 
 /// Every rule of every zone of a camera.
-pub fn zone_rules(site: &Site, zones: &[Zone]) -> Vec<ZoneRule> {
+pub fn zone_rules(site: &Site, zones: &[Zone]) -> Result<Vec<ZoneRule>, ExposedWasteError> {
     zones.iter().flat_map(|zone| zone.rules.iter().map(move |rule| ZoneRule::new(site, zone, rule))).collect()
 }
