@@ -4,6 +4,8 @@
 //! - the van leaves → one `resolved` with the same id; it returns after the cool-down → a new one;
 //! - a sign going dark in its lighting hours → one `unlit_signage`; the untouched control sign
 //!   and a zone outside its schedule → none;
+//! - a stall (a bicycle) with its vendor staying on the walkway → one `street_vending`; the busy
+//!   walkway next to it and a zone outside its schedule → none;
 //! - litter appearing on the grass against the clean reference → one `exposed_waste`; a clean
 //!   patch of grass and a zone outside its schedule → none.
 //! Every delivered document validates against the published JSON Schema.
@@ -19,6 +21,8 @@ const KERB: &str = "[[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]";
 const SIGN: &str = "[[0.5378, 0.3524], [0.5794, 0.3524], [0.5794, 0.4236], [0.5378, 0.4236]]";
 const LITTER: &str = "[[0.06, 0.82], [0.24, 0.82], [0.24, 0.96], [0.06, 0.96]]";
 const CLEAN_GRASS: &str = "[[0.26, 0.86], [0.38, 0.86], [0.38, 0.98], [0.26, 0.98]]";
+const STALL_SPOT: &str = "[[0.60, 0.46], [0.82, 0.46], [0.82, 0.62], [0.60, 0.62]]";
+const BUSY_WALKWAY: &str = "[[0.30, 0.37], [0.50, 0.37], [0.50, 0.55], [0.30, 0.47]]";
 const CONTROL_SIGN: &str = "[[0.7643, 0.0799], [0.7826, 0.0747], [0.7891, 0.1007], [0.7695, 0.1059]]";
 
 fn staged(clip: &str) -> String {
@@ -39,6 +43,7 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
     let receiver = Receiver::start(0);
     let parking = |resolve: u32, cooldown: u32| format!("{{ kind = \"illegal_parking\", dwell_s = 10, resolve_after_s = {resolve}, cooldown_s = {cooldown} }}");
     let signage = "{ kind = \"unlit_signage\", dwell_s = 10, resolve_after_s = 15 }";
+    let vending = "{ kind = \"street_vending\", dwell_s = 10 }";
     let reference = repo().join("testdata/staged/waste-clean-reference.png");
     let waste = format!("{{ kind = \"exposed_waste\", dwell_s = 10, reference = \"{}\" }}", reference.display());
     let cameras = [
@@ -56,6 +61,15 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
         ),
     ]
     .concat()
+        + &camera(
+            "cam-vending",
+            "vending.mp4",
+            &[
+                ("stall-spot", STALL_SPOT, vending),
+                ("busy-walkway", BUSY_WALKWAY, vending),
+                ("stall-spot-off-hours", STALL_SPOT, &vending.replace("dwell_s = 10", "dwell_s = 10, schedule = { dates = [\"2001-01-03\"] }")),
+            ],
+        )
         + &camera(
             "cam-waste",
             "waste-appears.mp4",
@@ -109,6 +123,10 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
     let sign = &by_camera["cam-sign"];
     assert_eq!(sign.len(), 1, "{summary}");
     assert_eq!((sign[0].2.as_str(), sign[0].3.as_str(), sign[0].4.as_str()), ("open", "unlit_signage", "sign"));
+
+    // A stall with its vendor on the walkway; people merely passing (the control) are not vending.
+    let vending: Vec<(String, String, String)> = by_camera.get("cam-vending").into_iter().flatten().map(|e| (e.2.clone(), e.3.clone(), e.4.clone())).collect();
+    assert_eq!(vending, [("open".to_string(), "street_vending".to_string(), "stall-spot".to_string())], "{summary}");
 
     // The litter appears against the clean reference; the clean grass and the off-hours zone stay silent.
     let waste: Vec<(String, String, String)> = by_camera.get("cam-waste").into_iter().flatten().map(|e| (e.2.clone(), e.3.clone(), e.4.clone())).collect();

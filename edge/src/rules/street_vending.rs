@@ -50,7 +50,7 @@ impl Rule for StreetVending {
         let people: Vec<&Detection> = observation.detections.iter().filter(|d| d.role.as_deref() == Some("person") && d.confidence >= min_confidence).collect();
         let tolerance = Duration::from_secs_f64(self.params.miss_tolerance_s);
         let mut candidates = Vec::new();
-        for stall in self.stalls.objects() {
+        for stall in self.stalls.objects().iter().filter(|s| self.stalls.is_steady(s)) {
             let vendors: Vec<&Detection> = people.iter().copied().filter(|p| distance_to(&stall.last_box, p) <= self.params.reach as f32).collect();
             let attended_now = stall.last_seen == now && vendors.len() >= self.params.min_persons as usize;
             let entry = self.attended.get(&stall.id).copied();
@@ -140,6 +140,6 @@ mod tests {
             })
             .collect();
         let out = run(&frames);
-        assert_eq!(out[59][0].since, Duration::ZERO);
+        assert_eq!(out[59][0].since, Duration::from_secs(2), "attended since the stall was steady (third sighting), through the 20 s away");
     }
 }

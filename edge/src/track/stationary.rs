@@ -41,16 +41,35 @@ impl StationaryObject {
 /// How strongly the anchor follows each new matched detection.
 const ANCHOR_FOLLOW: f32 = 0.1;
 
+/// Share of the expected sightings a steady object has over the time it has stood: one lucky
+/// detection at each end of a long gap is not a parked car.
+const MIN_PRESENCE: f64 = 0.3;
+/// Fewest sightings before an object counts as steady.
+const MIN_SIGHTINGS: u32 = 3;
+
 #[derive(Debug)]
 pub struct StationaryTracker {
     params: TrackerParams,
     objects: Vec<StationaryObject>,
     next_id: u64,
+    /// The shortest step between updates seen so far: the analysis rate.
+    frame_interval: Option<Duration>,
+    last_update: Option<Duration>,
 }
 
 impl StationaryTracker {
     pub fn new(params: TrackerParams) -> Self {
-        StationaryTracker { params, objects: Vec::new(), next_id: 1 }
+        StationaryTracker { params, objects: Vec::new(), next_id: 1, frame_interval: None, last_update: None }
+    }
+
+    /// Whether `object` has been seen in enough of the frames since it appeared to be a real,
+    /// standing object rather than a few scattered false detections.
+    pub fn is_steady(&self, object: &StationaryObject) -> bool {
+        let expected = match self.frame_interval {
+            Some(interval) if !interval.is_zero() => object.dwell().as_secs_f64() / interval.as_secs_f64(),
+            _ => 0.0,
+        };
+        object.hits >= MIN_SIGHTINGS && f64::from(object.hits) >= MIN_PRESENCE * expected
     }
 
     pub fn objects(&self) -> &[StationaryObject] {
@@ -60,6 +79,13 @@ impl StationaryTracker {
     /// Feeds the detections of one frame at media time `now`. Returns the ids of objects seen
     /// in this frame.
     pub fn update(&mut self, now: Duration, detections: &[&Detection]) -> Vec<u64> {
+        if let Some(last) = self.last_update
+            && now > last
+        {
+            let step = now - last;
+            self.frame_interval = Some(self.frame_interval.map_or(step, |i| i.min(step)));
+        }
+        self.last_update = Some(now);
         // Greedy matching, best overlaps first.
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (d, det) in detections.iter().enumerate() {
@@ -147,6 +173,21 @@ mod tests {
         let again = t.update(secs(39.0), &[&parked]);
         assert_eq!(first, again);
         assert_eq!(t.objects()[0].dwell(), secs(39.0));
+    }
+
+    #[test]
+    fn scattered_detections_are_not_steady() {
+        let mut t = StationaryTracker::new(PARAMS);
+        for step in 0..40 {
+            let seen: Vec<Detection> = if step % 10 == 0 { vec![car(0.2)] } else { Vec::new() };
+            t.update(secs(step as f64 * 0.5), &seen.iter().collect::<Vec<_>>());
+        }
+        assert!(!t.is_steady(&t.objects()[0]), "4 sightings in 20 s at 2 fps");
+        let mut steady = StationaryTracker::new(PARAMS);
+        for step in 0..40 {
+            steady.update(secs(step as f64 * 0.5), &[&car(0.2)]);
+        }
+        assert!(steady.is_steady(&steady.objects()[0]));
     }
 
     #[test]
