@@ -177,12 +177,13 @@ impl Edge {
         tokio::pin!(shutdown);
         tokio::pin!(sources_done);
 
+        let mut stages = Some((detection, analysis));
         let outcome = if options.exit_when_done && all_files {
             tokio::select! {
                 _ = &mut shutdown => RunOutcome::Stopped,
                 _ = &mut sources_done => {
-                    join_quietly(detection, "detector");
-                    join_quietly(analysis, "analysis");
+                    let ended = stages.take();
+                    let _ = tokio::task::spawn_blocking(move || join_stages(ended)).await;
                     tracing::info!("all sources ended; waiting for delivery");
                     tokio::select! {
                         _ = &mut shutdown => RunOutcome::Stopped,
@@ -198,7 +199,15 @@ impl Edge {
             RunOutcome::Stopped
         };
 
+        // Sources stop within a poll interval; detection and analysis then finish what is
+        // queued, so a confirmed violation is written before the process ends.
         stop.store(true, Ordering::Relaxed);
+        if let Some(running) = stages.take() {
+            let joined = tokio::task::spawn_blocking(move || join_stages(Some(running)));
+            if tokio::time::timeout(Duration::from_secs(15), joined).await.is_err() {
+                tracing::warn!("analysis did not finish within 15 s of shutdown");
+            }
+        }
         let _ = sink_stop_tx.send(true);
         for task in sink_tasks {
             let _ = task.await;
@@ -228,9 +237,13 @@ async fn drain(database: PathBuf, timeout: Duration) -> RunOutcome {
     }
 }
 
-fn join_quietly(thread: JoinHandle<()>, name: &str) {
-    if thread.join().is_err() {
-        tracing::error!(thread = name, "stage thread panicked");
+/// Waits for the detector and analysis threads (they end when their input channel closes).
+fn join_stages(stages: Option<(JoinHandle<()>, JoinHandle<()>)>) {
+    let Some((detection, analysis)) = stages else { return };
+    for (thread, name) in [(detection, "detector"), (analysis, "analysis")] {
+        if thread.join().is_err() {
+            tracing::error!(thread = name, "stage thread panicked");
+        }
     }
 }
 
