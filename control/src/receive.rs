@@ -75,7 +75,8 @@ async fn receive(State(state): State<Arc<ReceiverState>>, headers: HeaderMap, bo
             return (StatusCode::UNPROCESSABLE_ENTITY, format!("evidence {n}: sha256 does not match its bytes"));
         }
         let role = item["role"].as_str().unwrap_or("evidence").replace(['/', '.'], "_");
-        files.push((folder.join(format!("{seq}-{role}.jpg")), bytes));
+        let extension = if item["media_type"] == "video/mp4" { "mp4" } else { "jpg" };
+        files.push((folder.join(format!("{seq}-{role}.{extension}")), bytes));
     }
     let write = || -> std::io::Result<()> {
         std::fs::create_dir_all(&folder)?;

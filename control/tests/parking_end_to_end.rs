@@ -44,11 +44,16 @@ fn parked_van_and_car_give_exactly_two_incidents_and_the_walkway_none() {
         assert_eq!(doc["objects"][0]["role"], "vehicle");
         let evidence = doc["evidence"].as_array().unwrap();
         let roles: Vec<&str> = evidence.iter().map(|e| e["role"].as_str().unwrap()).collect();
-        assert_eq!(roles, ["first_sight", "confirmation"]);
+        assert_eq!(roles, ["first_sight", "confirmation", "clip"]);
         for item in evidence {
             let bytes = base64::engine::general_purpose::STANDARD.decode(item["bytes"].as_str().unwrap()).unwrap();
             assert_eq!(item["sha256"].as_str().unwrap(), hex::encode(Sha256::digest(&bytes)));
-            assert_eq!(&bytes[..3], b"\xff\xd8\xff", "a JPEG");
+            if item["role"] == "clip" {
+                assert_eq!(item["media_type"], "video/mp4");
+                assert_clip_decodes(&bytes, &dir);
+            } else {
+                assert_eq!(&bytes[..3], b"\xff\xd8\xff", "a JPEG");
+            }
         }
         let bbox: Vec<f64> = doc["objects"][0]["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         boxes.push(bbox);
@@ -61,6 +66,20 @@ fn parked_van_and_car_give_exactly_two_incidents_and_the_walkway_none() {
     assert_eq!(ids.len(), 2);
     assert_eq!(outbox_count(&dir.join("state"), "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"), 0);
     receiver.stop();
+}
+
+/// The clip is an MP4 that GStreamer demuxes and decodes from start to end, at least 5 s long.
+fn assert_clip_decodes(bytes: &[u8], dir: &std::path::Path) {
+    assert_eq!(&bytes[4..8], b"ftyp", "an MP4");
+    let path = dir.join(format!("clip-{}.mp4", hex::encode(&Sha256::digest(bytes)[..4])));
+    std::fs::write(&path, bytes).unwrap();
+    let out = std::process::Command::new("gst-launch-1.0")
+        .args(["-v", "filesrc", &format!("location={}", path.display()), "!", "qtdemux", "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "sync=false", "silent=false"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "clip decodes: {}", String::from_utf8_lossy(&out.stderr));
+    let frames = String::from_utf8_lossy(&out.stdout).matches("chain   ******* (fakesink").count();
+    assert!(frames >= 50, "a clip of ≥ 5 s at 10 fps, decoded {frames} frames");
 }
 
 #[test]

@@ -38,7 +38,7 @@ fn an_rtsp_camera_is_read_like_a_street_camera() {
     let control_port = free_port();
     let server = start_rtsp_server(rtsp_port);
     let receiver = Receiver::start(0);
-    let camera = kerb_camera("cam-live", &format!("rtsp://viewer:live-password@127.0.0.1:{rtsp_port}/vtest"), 10);
+    let camera = kerb_camera("cam-live", &format!("rtsp://viewer:live-password@127.0.0.1:{rtsp_port}/vtest"), 10).replace("analysis_fps = 2.0\n", "analysis_fps = 2.0\nclip_s = 4\n");
     let config_path = dir.join("steward.toml");
     std::fs::write(&config_path, config(&dir.join("state"), control_port, &receiver.url(), &camera)).unwrap();
     let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap()], &dir.join("steward.log"));
@@ -56,6 +56,8 @@ fn an_rtsp_camera_is_read_like_a_street_camera() {
         assert!(r.signature_valid);
         assert_eq!(r.document["camera"]["id"], "cam-live");
         assert_eq!(r.document["zone"]["id"], "kerb-east");
+        let roles: Vec<&str> = r.document["evidence"].as_array().unwrap().iter().map(|e| e["role"].as_str().unwrap()).collect();
+        assert_eq!(roles, ["first_sight", "confirmation", "clip"], "a clip cut from the RTP stream too");
     }
     assert!(!steward.log_text().contains("live-password"), "credentials stay out of the log");
     server.quit();

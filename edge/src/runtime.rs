@@ -290,7 +290,7 @@ fn spawn_analysis(
             for (frame, detections) in detected {
                 telemetry.frames_analysed.get_or_create(&CameraLabel { camera: frame.camera.to_string() }).inc();
                 let observation = Observation { camera: &frame.camera, media_time: frame.media_time, wall_time: frame.wall_time, detections: &detections, image: &frame.image };
-                let moment = Moment { media_time: frame.media_time, wall_time: frame.wall_time, image: &frame.image };
+                let moment = Moment { media_time: frame.media_time, wall_time: frame.wall_time, image: &frame.image, clip: frame.clip.as_deref() };
                 let Some(camera_rules) = rules.get_mut(&*frame.camera) else { continue };
                 for rule in camera_rules.iter_mut() {
                     let judgement = rule.evaluate(&observation);

@@ -60,7 +60,7 @@ fn faces_in_delivered_evidence_are_pixelated_and_the_rest_is_kept() {
     let violation = Violation { bbox: BBox::new(0.1, 0.5, 0.3, 0.9), objects: Vec::new(), first_seen: Utc::now(), first_image: image.clone(), dwell: Duration::from_secs(20) };
     let judgement = Judgement { judged: true, present: vec![violation], sightings: vec![BBox::new(0.1, 0.5, 0.3, 0.9)] };
     let scope = Scope { camera: "cam", zone: "square", kind: ViolationKind::StreetVending };
-    let moment = Moment { media_time: Duration::from_secs(20), wall_time: Utc::now(), image: &still };
+    let moment = Moment { media_time: Duration::from_secs(20), wall_time: Utc::now(), image: &still, clip: None };
     assert_eq!(manager.reconcile(scope, &LifecycleParams::default(), &judgement, moment, &mut outbox).unwrap(), 1);
 
     let conn = rusqlite::Connection::open(&db).unwrap();

@@ -56,7 +56,7 @@ impl Timeline {
             sightings: if present || sighted { vec![CAR] } else { Vec::new() },
         };
         let scope = Scope { camera: "cam", zone: "kerb", kind: ViolationKind::IllegalParking };
-        let moment = Moment { media_time: Duration::from_secs(t), wall_time: wall, image: &self.image };
+        let moment = Moment { media_time: Duration::from_secs(t), wall_time: wall, image: &self.image, clip: None };
         self.manager.reconcile(scope, &self.lifecycle, &judgement, moment, &mut self.outbox).unwrap();
     }
 
@@ -114,7 +114,7 @@ fn nothing_is_judged_outside_the_schedule() {
     let off = Judgement { judged: false, present: Vec::new(), sightings: Vec::new() };
     let image = timeline.image.clone();
     for t in 1..100 {
-        let moment = Moment { media_time: Duration::from_secs(t), wall_time: Utc::now(), image: &image };
+        let moment = Moment { media_time: Duration::from_secs(t), wall_time: Utc::now(), image: &image, clip: None };
         let scope = Scope { camera: "cam", zone: "kerb", kind: ViolationKind::IllegalParking };
         timeline.manager.reconcile(scope, &lifecycle, &off, moment, &mut timeline.outbox).unwrap();
     }

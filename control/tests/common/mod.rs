@@ -141,7 +141,8 @@ rules = [{{ kind = "illegal_parking", dwell_s = {dwell_s} }}]
     )
 }
 
-/// The vtest file camera: `kerb-east` (dwell 20 s) and a zone over the walkway where people pass.
+/// The vtest file camera: `kerb-east` (dwell 20 s) and a zone over the walkway where people
+/// pass; it keeps 6 s evidence clips.
 pub fn vtest_camera(id: &str) -> String {
     let walkway = r#"
 [[camera.zone]]
@@ -149,7 +150,7 @@ id = "walkway"
 polygon = [[0.05, 0.36], [0.95, 0.48], [0.95, 0.80], [0.05, 0.62]]
 rules = [{ kind = "illegal_parking", dwell_s = 20 }]
 "#;
-    kerb_camera(id, &format!("file://{}", footage().display()), 20) + walkway
+    kerb_camera(id, &format!("file://{}", footage().display()), 20).replace("analysis_fps = 2.0\n", "analysis_fps = 2.0\nclip_s = 6\n") + walkway
 }
 
 /// The real `steward` binary as a child process; its stderr goes to a log file.

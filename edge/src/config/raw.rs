@@ -73,6 +73,7 @@ pub struct RawCamera {
     pub pace: Option<String>,
     #[serde(rename = "loop")]
     pub looping: Option<bool>,
+    pub clip_s: Option<f64>,
     pub location: Option<RawLocation>,
     #[serde(default)]
     pub zone: Vec<RawZone>,

@@ -84,6 +84,9 @@ pub struct Camera {
     pub analysis_fps: f64,
     pub pace: Pace,
     pub looping: bool,
+    /// Seconds of encoded video kept for an evidence clip with each new incident (`None`: no
+    /// clips). Clips are not re-encoded, so faces in them are not blurred.
+    pub clip_s: Option<f64>,
     pub location: Option<Location>,
     pub zones: Vec<Zone>,
 }

@@ -14,6 +14,7 @@ use image::RgbImage;
 
 use super::codes::codes_for;
 use super::document::*;
+use super::clip::write_clip;
 use super::evidence::{Annotation, EvidenceFile, write_snapshot};
 use crate::config::{Camera, CodeTable, Device, LifecycleParams, Site};
 use crate::detect::FaceBlurrer;
@@ -21,6 +22,7 @@ use crate::geometry::{BBox, iou};
 use crate::kind::ViolationKind;
 use crate::outbox::{Outbox, OutboxError, StoredEvidence};
 use crate::rules::{Judgement, Violation};
+use crate::source::ClipRing;
 use crate::telemetry::{IncidentLabel, Telemetry};
 
 /// Overlap above which a violation is the one an incident is about.
@@ -104,6 +106,8 @@ pub struct Moment<'a> {
     pub media_time: Duration,
     pub wall_time: DateTime<Utc>,
     pub image: &'a RgbImage,
+    /// The camera's recent encoded stream, when it keeps clips.
+    pub clip: Option<&'a ClipRing>,
 }
 
 impl IncidentManager {
@@ -217,7 +221,13 @@ impl IncidentManager {
         let what = scope.kind.as_str();
         let first = self.snapshot(&id, "1-first_sight", &violation.first_image, scope.camera, scope.zone, labels.clone(), format!("{what} first sight"), violation.first_seen)?;
         let confirmation = self.snapshot(&id, "1-confirmation", moment.image, scope.camera, scope.zone, labels, format!("{what} {:.0}s", violation.dwell.as_secs_f64()), moment.wall_time)?;
-        let evidence: Vec<StoredEvidence> = [("first_sight", first), ("confirmation", confirmation)]
+        let clip = moment.clip.and_then(ClipRing::snapshot).and_then(|clip| {
+            let path = self.context.evidence_dir.join(&id).join("1-clip.mp4");
+            write_clip(&clip, &path)
+                .inspect_err(|error| tracing::error!(camera = scope.camera, zone = scope.zone, incident = %id, %error, "cannot write the evidence clip; the incident goes without it"))
+                .ok()
+        });
+        let evidence: Vec<StoredEvidence> = [("first_sight", first), ("confirmation", confirmation), ("clip", clip)]
             .into_iter()
             .filter_map(|(role, file)| file.map(|file| StoredEvidence { role: role.into(), file }))
             .collect();

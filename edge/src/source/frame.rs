@@ -6,6 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use image::RgbImage;
 
+use super::clip::ClipRing;
 use crate::detect::Letterbox;
 
 /// One frame at the analysis rate.
@@ -22,6 +23,8 @@ pub struct Frame {
     pub letterbox: Letterbox,
     /// The full-resolution picture, for evidence.
     pub image: Arc<RgbImage>,
+    /// The camera's recent encoded stream, when it keeps evidence clips.
+    pub clip: Option<Arc<ClipRing>>,
 }
 
 impl std::fmt::Debug for Frame {

@@ -15,6 +15,7 @@ use gstreamer_video::{VideoFrameExt, VideoFrameRef, VideoInfo};
 use image::RgbImage;
 
 use super::frame::Frame;
+use super::clip::ClipRing;
 use super::health::{CameraState, HealthBoard};
 use super::template::{PipelineTemplate, TemplateParams};
 use crate::config::{Camera, Pace};
@@ -83,6 +84,7 @@ pub struct CameraSource {
 /// Runs a camera until its file ends or `stop` is set. Call on a dedicated thread.
 pub fn run_camera(source: CameraSource) -> SourceExit {
     let camera_id: Arc<str> = Arc::from(source.camera.id.as_str());
+    let clip = source.camera.clip_s.map(|s| Arc::new(ClipRing::new(Duration::from_secs_f64(s))));
     let mut clock = MediaClock::new(source.camera.url.is_file());
     let mut backoff = source.backoff_min;
     loop {
@@ -92,7 +94,7 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
         enter(&source, CameraState::Connecting, None);
         tracing::info!(camera = %camera_id, url = %source.camera.url, "starting camera pipeline");
         let frames_before = clock.frames;
-        match play_once(&source, &camera_id, &mut clock) {
+        match play_once(&source, &camera_id, clip.as_ref(), &mut clock) {
             Ok(RunEnd::Stopped) => return SourceExit::Stopped,
             Ok(RunEnd::Eos) if source.camera.looping => {
                 tracing::debug!(camera = %camera_id, "file ended; looping");
@@ -168,7 +170,7 @@ impl MediaClock {
     }
 }
 
-fn play_once(source: &CameraSource, camera_id: &Arc<str>, clock: &mut MediaClock) -> Result<RunEnd, RetryReason> {
+fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<ClipRing>>, clock: &mut MediaClock) -> Result<RunEnd, RetryReason> {
     let camera = &source.camera;
     let sync = camera.pace == Pace::Realtime || !camera.url.is_file();
     let description = source.template.render(&TemplateParams {
@@ -178,6 +180,7 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clock: &mut MediaClock
         height: source.input_height,
         format: source.input_format,
         sync,
+        encoded_branch: clip.is_some(),
     });
     let pipeline = gst::parse::launch(&description)
         .map_err(|e| RetryReason::Error(format!("cannot build pipeline `{}`: {e}", source.template.name)))?
@@ -192,6 +195,21 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clock: &mut MediaClock
             .ok_or_else(|| RetryReason::Error(format!("pipeline template `{}` has no appsink named `{name}`", source.template.name)))
     };
     let (model_sink, full_sink) = (sink("model")?, sink("full")?);
+    if let Some(clip) = clip {
+        clip.reset();
+        let ring = clip.clone();
+        sink("encoded")?.set_callbacks(
+            gstreamer_app::AppSinkCallbacks::builder()
+                .new_sample(move |appsink| {
+                    let sample = appsink.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                    if let (Some(caps), Some(buffer)) = (sample.caps(), sample.buffer_owned()) {
+                        ring.push(caps, buffer);
+                    }
+                    Ok(gst::FlowSuccess::Ok)
+                })
+                .build(),
+        );
+    }
     let bus = pipeline.0.bus().expect("a pipeline has a bus");
     if pipeline.0.set_state(gst::State::Playing).is_err() {
         return Err(RetryReason::Error(bus_error(&bus).unwrap_or_else(|| "pipeline refused to start".into())));
@@ -217,7 +235,8 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clock: &mut MediaClock
         let full_sample = full_sink
             .try_pull_sample(gst::ClockTime::from_seconds(5))
             .ok_or_else(|| RetryReason::Error("full-resolution branch delivered no frame".into()))?;
-        let frame = to_frame(camera_id, &model_sample, &full_sample, clock, source.input_width, source.input_height)?;
+        let mut frame = to_frame(camera_id, &model_sample, &full_sample, clock, source.input_width, source.input_height)?;
+        frame.clip = clip.cloned();
         source.health.frame(&camera.id);
         if !deliver(source, frame, camera.url.is_file()) {
             return Ok(RunEnd::Stopped);
@@ -277,7 +296,7 @@ fn to_frame(camera: &Arc<str>, model: &gst::Sample, full: &gst::Sample, clock: &
     let display_w = (full_info.width() as u64 * par.numer().max(1) as u64 / par.denom().max(1) as u64) as u32;
     let letterbox = Letterbox::new(display_w, full_info.height(), input_w, input_h);
     let (media_time, wall_time) = clock.stamp(model_buffer.pts());
-    Ok(Frame { camera: camera.clone(), media_time, wall_time, model_input, letterbox, image: Arc::new(image) })
+    Ok(Frame { camera: camera.clone(), media_time, wall_time, model_input, letterbox, image: Arc::new(image), clip: None })
 }
 
 /// Copies a packed 3-byte-per-pixel video frame row by row, dropping row padding.

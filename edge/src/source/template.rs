@@ -16,7 +16,18 @@ pub struct TemplateParams<'a> {
     /// `BGR` or `RGB`.
     pub format: &'a str,
     pub sync: bool,
+    /// Also hand the encoded stream to an appsink named `encoded`, for evidence clips.
+    pub encoded_branch: bool,
 }
+
+/// Decodes everything `uridecodebin` finds, exposing only video.
+const DECODE: &str = r#"uridecodebin uri={uri} expose-all-streams=false caps="video/x-raw(ANY)""#;
+/// Parses the stream, gives a copy of the encoded video to the `encoded` appsink, decodes the other.
+const DECODE_WITH_ENCODED: &str = concat!(
+    r#"urisourcebin uri={uri} ! parsebin ! capsfilter caps="video/x-h264;video/x-h265" ! tee name=encoded-split "#,
+    r#"encoded-split. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! appsink name=encoded sync=false enable-last-sample=false "#,
+    r#"encoded-split. ! queue ! decodebin caps="video/x-raw(ANY)""#
+);
 
 impl PipelineTemplate {
     /// The x86 CPU template (software decoding), bundled into the binary.
@@ -29,7 +40,9 @@ impl PipelineTemplate {
     pub fn render(&self, params: &TemplateParams<'_>) -> String {
         let (num, den) = fps_fraction(params.fps);
         let body: Vec<&str> = self.text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
+        let source = if params.encoded_branch { DECODE_WITH_ENCODED } else { DECODE };
         body.join("\n")
+            .replace("{source}", source)
             .replace("{uri}", &quote(params.uri))
             .replace("{fps}", &format!("{num}/{den}"))
             .replace("{width}", &params.width.to_string())
@@ -79,6 +92,7 @@ mod tests {
             height: 416,
             format: "BGR",
             sync: false,
+            encoded_branch: false,
         });
         assert!(!text.contains('{'), "{text}");
         assert!(text.contains("uri=\"rtsp://u:p@h/a?x=1&y=2\""));
