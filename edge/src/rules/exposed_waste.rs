@@ -28,10 +28,6 @@ use crate::track::{StationaryTracker, TrackerParams};
 
 /// The comparison grid is at most this wide (pixels), whatever the camera's resolution.
 pub const MAX_GRID_WIDTH: u32 = 320;
-/// A blob is reported after this many sightings, and only if seen in this share of the frames
-/// since it first appeared (codec flicker comes and goes; litter stays).
-const MIN_SIGHTINGS: u32 = 3;
-const MIN_PRESENCE: f64 = 0.3;
 /// A blob unseen for longer is forgotten (someone standing on the litter for a while is not).
 const MISS_TOLERANCE: Duration = Duration::from_secs(10);
 /// Same blob as a remembered one when the boxes overlap at least this much.
@@ -127,8 +123,6 @@ pub struct ExposedWaste {
     grid: Option<Grid>,
     reference: Reference,
     tracker: StationaryTracker,
-    frame_interval: Option<Duration>,
-    last_time: Option<Duration>,
 }
 
 impl ExposedWaste {
@@ -144,7 +138,7 @@ impl ExposedWaste {
             }
         }
         let tracker = StationaryTracker::new(TrackerParams { iou_threshold: BLOB_IOU, miss_tolerance: MISS_TOLERANCE });
-        Ok(ExposedWaste { zone, params, grid, reference, tracker, frame_interval: None, last_time: None })
+        Ok(ExposedWaste { zone, params, grid, reference, tracker })
     }
 
     /// Whether the clean reference is known (recorded, or learned by now).
@@ -229,14 +223,6 @@ impl ExposedWaste {
             .filter(|blob| !explainers.iter().any(|b| intersection(&blob.bbox, b) >= EXPLAINED_SHARE * blob.bbox.area()))
             .collect()
     }
-
-    fn persistent(&self, hits: u32, dwell: Duration) -> bool {
-        let expected = match self.frame_interval {
-            Some(interval) if !interval.is_zero() => dwell.as_secs_f64() / interval.as_secs_f64(),
-            _ => 0.0,
-        };
-        hits >= MIN_SIGHTINGS && f64::from(hits) >= MIN_PRESENCE * expected
-    }
 }
 
 impl Rule for ExposedWaste {
@@ -246,14 +232,6 @@ impl Rule for ExposedWaste {
 
     fn observe(&mut self, observation: &Observation<'_>) -> Vec<Candidate> {
         let now = observation.media_time;
-        if let Some(last) = self.last_time
-            && now > last
-        {
-            let step = now - last;
-            self.frame_interval = Some(self.frame_interval.map_or(step, |i| i.min(step)));
-        }
-        self.last_time = Some(now);
-
         let blobs = self.change_blobs(observation);
         let mut seen = self.zone.select(observation.detections, "waste", 0.0);
         seen.extend(blobs.iter());
@@ -263,7 +241,8 @@ impl Rule for ExposedWaste {
         self.tracker
             .objects()
             .iter()
-            .filter(|object| object.class.as_ref() != CHANGE_CLASS || self.persistent(object.hits, object.dwell()))
+            // A blob is reported only once steady: codec flicker comes and goes; litter stays.
+            .filter(|object| object.class.as_ref() != CHANGE_CLASS || self.tracker.is_steady(object))
             .map(|object| Candidate {
                 key: object.id,
                 since: object.first_seen,
