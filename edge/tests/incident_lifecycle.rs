@@ -120,3 +120,21 @@ fn nothing_is_judged_outside_the_schedule() {
     }
     assert_eq!(timeline.events().len(), 1, "not resolved while the rule is out of force");
 }
+
+#[test]
+fn two_reports_of_one_violation_in_a_frame_open_one_incident() {
+    let lifecycle = LifecycleParams::default();
+    let mut timeline = Timeline::new("double", lifecycle);
+    let image = timeline.image.clone();
+    let wall = Utc::now();
+    let report = |bbox: BBox| Violation { bbox, objects: Vec::new(), first_seen: wall, first_image: image.clone(), dwell: Duration::from_secs(20) };
+    // The same stall seen as a bicycle and as a slightly larger static object.
+    let (bike, blob) = (CAR, BBox::new(0.48, 0.49, 0.63, 0.62));
+    let judgement = Judgement { judged: true, present: vec![report(bike), report(blob)], sightings: vec![bike, blob] };
+    let scope = Scope { camera: "cam", zone: "kerb", kind: ViolationKind::StreetVending };
+    for t in 0..5 {
+        let moment = Moment { media_time: Duration::from_secs(t), wall_time: wall, image: &image, clip: None };
+        timeline.manager.reconcile(scope, &lifecycle, &judgement, moment, &mut timeline.outbox).unwrap();
+    }
+    assert_eq!(timeline.events().len(), 1, "{:?}", timeline.events());
+}

@@ -114,6 +114,7 @@ pub struct RawRule {
     pub lit_level: Option<f64>,
     pub min_persons: Option<i64>,
     pub reach: Option<f64>,
+    pub static_objects: Option<bool>,
     pub reference: Option<String>,
     pub learn_s: Option<f64>,
     pub min_area: Option<f64>,

@@ -216,11 +216,15 @@ pub struct StreetVendingParams {
     pub miss_tolerance_s: f64,
     pub iou_threshold: f64,
     pub min_confidence: f64,
+    /// Also count as a stall any static foreground object — a persistent change against the
+    /// zone's learned empty picture that no person or vehicle explains — for stalls the model
+    /// has no class for.
+    pub static_objects: bool,
 }
 
 impl Default for StreetVendingParams {
     fn default() -> Self {
-        StreetVendingParams { min_persons: 1, reach: 0.08, miss_tolerance_s: 30.0, iou_threshold: 0.4, min_confidence: 0.35 }
+        StreetVendingParams { min_persons: 1, reach: 0.08, miss_tolerance_s: 30.0, iou_threshold: 0.4, min_confidence: 0.35, static_objects: true }
     }
 }
 

@@ -394,6 +394,7 @@ fn validate_rule(raw: RawRule, path: &TreePath, context: &Context<'_>, problems:
             let tracking = tracking_params(&raw, path, (defaults.miss_tolerance_s, defaults.iou_threshold, defaults.min_confidence), problems);
             RuleParams::StreetVending(StreetVendingParams {
                 min_persons,
+                static_objects: raw.static_objects.unwrap_or(defaults.static_objects),
                 reach: problems.number(raw.reach, defaults.reach, path.key("reach"), |v| v > 0.0 && v <= 0.5, "more than 0 and at most 0.5 (normalised image units)"),
                 miss_tolerance_s: tracking.0,
                 iou_threshold: tracking.1,

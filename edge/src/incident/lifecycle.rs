@@ -129,15 +129,21 @@ impl IncidentManager {
         let mut written = 0;
         let mut seen: Vec<String> = Vec::new();
         for violation in &judgement.present {
+            // Two reports of one violation in a frame (say, a stall seen both as a bicycle and
+            // as a static object) are one violation: an incident already matched this frame
+            // still counts as "open here".
             let matching = self
                 .open
                 .iter_mut()
-                .filter(|o| o.in_scope(&scope) && !seen.contains(&o.id))
+                .filter(|o| o.in_scope(&scope))
                 .map(|o| (iou(&o.bbox, &violation.bbox), o))
                 .filter(|(overlap, _)| *overlap >= SAME_PLACE_IOU)
                 .max_by(|a, b| a.0.total_cmp(&b.0))
                 .map(|(_, o)| o);
             if let Some(open) = matching {
+                if seen.contains(&open.id) {
+                    continue;
+                }
                 seen.push(open.id.clone());
                 open.bbox = violation.bbox;
                 let (_, last_notified) = *open.presence.get_or_insert((now, now));

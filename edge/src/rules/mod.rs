@@ -106,7 +106,7 @@ impl ZoneRule {
             RuleParams::ExposedWaste(params) => Box::new(ExposedWaste::new(area, params.clone())?),
             RuleParams::IllegalParking(params) => Box::new(IllegalParking::new(area, params.clone())),
             RuleParams::UnlitSignage(params) => Box::new(UnlitSignage::new(area, params.clone())),
-            RuleParams::StreetVending(params) => Box::new(StreetVending::new(area, params.clone())),
+            RuleParams::StreetVending(params) => Box::new(StreetVending::new(area, params.clone())?),
         };
         Ok(ZoneRule {
             zone_id: zone.id.clone(),

@@ -1,12 +1,18 @@
 //! `street_vending` (占道经营 / 无照经营游商): a stall — a `vendor_stall`-role object (for the
-//! COCO model: umbrella, dining table, bench, bicycle used as a cart, …) — standing in the zone
-//! with at least `min_persons` people at it, the two staying together.
+//! COCO model: umbrella, dining table, bench, bicycle used as a cart, …), or any static
+//! foreground object the model has no class for — standing in the zone with at least
+//! `min_persons` people at it, the two staying together.
+//!
+//! Static foreground objects come from the same change detection as `exposed_waste` (a
+//! persistent change against the zone's learned empty picture that no person or vehicle
+//! explains), composed here rather than copied.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::exposed_waste::{ExposedWaste, ExposedWasteError};
 use super::{Candidate, Observation, Rule, ViolationKind, ViolationObject, ZoneArea};
-use crate::config::StreetVendingParams;
+use crate::config::{ExposedWasteParams, StreetVendingParams};
 use crate::detect::Detection;
 use crate::geometry::BBox;
 use crate::track::{StationaryTracker, TrackerParams};
@@ -17,15 +23,41 @@ pub struct StreetVending {
     stalls: StationaryTracker,
     /// Per stall: since when it has been attended, and when it last was.
     attended: HashMap<u64, (Duration, Duration)>,
+    /// Finds static foreground objects, when `static_objects` is on.
+    foreground: Option<ExposedWaste>,
 }
 
+/// The class given to a stall found as a static foreground object.
+const STATIC_OBJECT: &str = "static object";
+
 impl StreetVending {
-    pub fn new(zone: ZoneArea, params: StreetVendingParams) -> Self {
+    pub fn new(zone: ZoneArea, params: StreetVendingParams) -> Result<Self, ExposedWasteError> {
+        Self::with_foreground(zone, params, ExposedWasteParams::default())
+    }
+
+    /// As [`StreetVending::new`], with the change-detection settings for static objects.
+    pub fn with_foreground(zone: ZoneArea, params: StreetVendingParams, foreground: ExposedWasteParams) -> Result<Self, ExposedWasteError> {
         let stalls = StationaryTracker::new(TrackerParams {
             iou_threshold: params.iou_threshold as f32,
             miss_tolerance: Duration::from_secs_f64(params.miss_tolerance_s),
         });
-        StreetVending { zone, params, stalls, attended: HashMap::new() }
+        let foreground = if params.static_objects { Some(ExposedWaste::new(zone.clone(), foreground)?) } else { None };
+        Ok(StreetVending { zone, params, stalls, attended: HashMap::new(), foreground })
+    }
+
+    /// Stall sightings of this frame: stall-role detections in the zone, and static objects.
+    fn stall_sightings(&mut self, observation: &Observation<'_>) -> Vec<Detection> {
+        let mut stalls: Vec<Detection> = self.zone.select(observation.detections, "vendor_stall", self.params.min_confidence as f32).into_iter().cloned().collect();
+        if let Some(foreground) = self.foreground.as_mut() {
+            stalls.extend(foreground.observe(observation).into_iter().filter(|c| c.seen).map(|c| Detection {
+                class_id: 0,
+                class: STATIC_OBJECT.into(),
+                role: Some("vendor_stall".into()),
+                confidence: c.objects.first().map_or(0.5, |o| o.confidence),
+                bbox: c.bbox,
+            }));
+        }
+        stalls
     }
 }
 
@@ -45,8 +77,8 @@ impl Rule for StreetVending {
     fn observe(&mut self, observation: &Observation<'_>) -> Vec<Candidate> {
         let now = observation.media_time;
         let min_confidence = self.params.min_confidence as f32;
-        let stalls = self.zone.select(observation.detections, "vendor_stall", min_confidence);
-        self.stalls.update(now, &stalls);
+        let stalls = self.stall_sightings(observation);
+        self.stalls.update(now, &stalls.iter().collect::<Vec<_>>());
         let people: Vec<&Detection> = observation.detections.iter().filter(|d| d.role.as_deref() == Some("person") && d.confidence >= min_confidence).collect();
         let tolerance = Duration::from_secs_f64(self.params.miss_tolerance_s);
         let mut candidates = Vec::new();
@@ -90,7 +122,8 @@ mod tests {
 
     fn run(frames: &[(u64, Vec<Detection>)]) -> Vec<Vec<Candidate>> {
         let zone = ZoneArea { id: "square".into(), polygon: Polygon::new(vec![(0.2, 0.2), (0.8, 0.2), (0.8, 0.8), (0.2, 0.8)]) };
-        let mut rule = StreetVending::new(zone, StreetVendingParams::default());
+        let params = StreetVendingParams { static_objects: false, ..StreetVendingParams::default() };
+        let mut rule = StreetVending::new(zone, params).unwrap();
         let image = Arc::new(RgbImage::new(8, 8));
         frames
             .iter()
@@ -126,6 +159,33 @@ mod tests {
     fn people_passing_far_from_the_stall_do_not_make_it_vending() {
         let frames: Vec<(u64, Vec<Detection>)> = (0..10).map(|t| (t, vec![detection("vendor_stall", "bench", STALL), detection("person", "person", FAR)])).collect();
         assert!(run(&frames).iter().all(Vec::is_empty));
+    }
+
+    /// Real staged frames: the spot empty at 10 s, a bicycle and its vendor at 40 s. The model's
+    /// bicycle detection is withheld, so only the static-object path can find the stall.
+    #[test]
+    fn a_stall_the_model_cannot_name_is_found_as_a_static_object() {
+        let frames = concat!(env!("CARGO_MANIFEST_DIR"), "/../testdata/staged/frames");
+        let load = |name: &str| Arc::new(image::open(format!("{frames}/{name}")).unwrap().to_rgb8());
+        let (empty, stall) = (load("vending-t10.png"), load("vending-t40.png"));
+        let zone = ZoneArea { id: "stall-spot".into(), polygon: Polygon::new(vec![(0.60, 0.46), (0.82, 0.46), (0.82, 0.62), (0.60, 0.62)]) };
+        let learn = ExposedWasteParams { learn_s: 2.0, ..ExposedWasteParams::default() };
+        let vendor = detection("person", "person", BBox::new(0.7370, 0.3976, 0.7826, 0.5538));
+        for (with_vendor, expected) in [(true, 1), (false, 0)] {
+            let mut rule = StreetVending::with_foreground(zone.clone(), StreetVendingParams::default(), learn.clone()).unwrap();
+            let mut last = Vec::new();
+            for step in 0..12u64 {
+                let (image, detections) = if step < 6 { (&empty, Vec::new()) } else if with_vendor { (&stall, vec![vendor.clone()]) } else { (&stall, Vec::new()) };
+                let time = Duration::from_millis(500 * step);
+                last = rule.observe(&Observation { camera: "cam", media_time: time, wall_time: chrono::Utc::now(), detections: &detections, image });
+            }
+            assert_eq!(last.len(), expected, "with vendor: {with_vendor}: {last:?}");
+            if let Some(found) = last.first() {
+                assert_eq!(&*found.objects[0].class, STATIC_OBJECT);
+                let bike = BBox::new(0.6094, 0.4375, 0.7383, 0.5486);
+                assert!(crate::geometry::iou(&found.bbox, &bike) > 0.3, "{:?}", found.bbox);
+            }
+        }
     }
 
     #[test]
