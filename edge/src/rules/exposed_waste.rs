@@ -20,7 +20,7 @@ use image::{GrayImage, Luma, RgbImage};
 use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{Connectivity, connected_components};
 
-use super::{Candidate, Observation, Rule, ViolationKind, ViolationObject, ZoneArea};
+use super::{Candidate, Observation, Rule, ViolationKind, ZoneArea};
 use crate::config::ExposedWasteParams;
 use crate::detect::Detection;
 use crate::geometry::BBox;
@@ -243,13 +243,7 @@ impl Rule for ExposedWaste {
             .iter()
             // A blob is reported only once steady: codec flicker comes and goes; litter stays.
             .filter(|object| object.class.as_ref() != CHANGE_CLASS || self.tracker.is_steady(object))
-            .map(|object| Candidate {
-                key: object.id,
-                since: object.first_seen,
-                bbox: object.last_box,
-                objects: vec![ViolationObject { role: object.role.clone(), class: object.class.clone(), confidence: object.confidence, bbox: object.last_box }],
-                seen: object.last_seen == now,
-            })
+            .map(|object| Candidate::of_object(object, now))
             .collect()
     }
 }

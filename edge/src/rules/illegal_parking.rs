@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Candidate, Observation, Rule, ViolationKind, ViolationObject, ZoneArea};
+use super::{Candidate, Observation, Rule, ViolationKind, ZoneArea};
 use crate::config::IllegalParkingParams;
 use crate::track::{StationaryTracker, TrackerParams};
 
@@ -38,13 +38,7 @@ impl Rule for IllegalParking {
             .objects()
             .iter()
             .filter(|object| self.tracker.is_steady(object))
-            .map(|object| Candidate {
-                key: object.id,
-                since: object.first_seen,
-                bbox: object.last_box,
-                objects: vec![ViolationObject { role: object.role.clone(), class: object.class.clone(), confidence: object.confidence, bbox: object.last_box }],
-                seen: object.last_seen == now,
-            })
+            .map(|object| Candidate::of_object(object, now))
             .collect()
     }
 }

@@ -31,6 +31,7 @@ use crate::config::{LifecycleParams, RuleConfig, RuleParams, Site, Zone};
 use schedule::{Schedule, SunPosition};
 use crate::detect::Detection;
 use crate::geometry::BBox;
+use crate::track::StationaryObject;
 pub use crate::kind::ViolationKind;
 
 /// What one analysed frame shows, as rules see it.
@@ -66,6 +67,20 @@ pub struct Candidate {
     /// Actually seen in this frame — false while it is only remembered (hidden by a passing
     /// bus): its dwell goes on, but it neither opens an incident nor keeps one alive.
     pub seen: bool,
+}
+
+impl Candidate {
+    /// A remembered object as a candidate: the violation is the object itself, there since it
+    /// was first seen.
+    pub fn of_object(object: &StationaryObject, now: Duration) -> Candidate {
+        Candidate {
+            key: object.id,
+            since: object.first_seen,
+            bbox: object.last_box,
+            objects: vec![ViolationObject { role: object.role.clone(), class: object.class.clone(), confidence: object.confidence, bbox: object.last_box }],
+            seen: object.last_seen == now,
+        }
+    }
 }
 
 /// One kind of violation judged in one zone.
