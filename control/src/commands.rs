@@ -90,6 +90,37 @@ async fn run_edge(config: steward_edge::config::Config, options: RunOptions, ext
     }
 }
 
+pub fn snapshot(config_path: &Path, camera_id: &str, out: &Path) -> u8 {
+    let config = match load_file(config_path) {
+        Ok(config) => config,
+        Err(errors) => return report_config_errors(&errors),
+    };
+    let Some(camera) = config.cameras.iter().find(|c| c.id == camera_id) else {
+        let known: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+        eprintln!("steward snapshot: no camera `{camera_id}` in {} (cameras: {})", config_path.display(), known.join(", "));
+        return EXIT_BAD_CONFIG;
+    };
+    let picture = match steward_edge::source::grab_frame(&camera.url, Duration::from_secs(20)) {
+        Ok(picture) => picture,
+        Err(error) => {
+            eprintln!("steward snapshot: {error}");
+            return EXIT_START_FAILED;
+        }
+    };
+    if let Err(error) = picture.save(out) {
+        eprintln!("steward snapshot: cannot write {}: {error}", out.display());
+        return EXIT_START_FAILED;
+    }
+    println!("{}: {}×{} from camera {}", out.display(), picture.width(), picture.height(), camera.id);
+    for zone in &camera.zones {
+        match steward_edge::rules::region_luma(&picture, &zone.polygon) {
+            Some(luma) => println!("zone {}: mean luminance {luma:.1} (as `lit_level` for unlit_signage, if the sign is lit now)", zone.id),
+            None => println!("zone {}: covers no pixel", zone.id),
+        }
+    }
+    0
+}
+
 pub fn receive(listen: &str, secret: &str, dir: &Path) -> u8 {
     let Ok(listen) = listen.parse::<SocketAddr>() else {
         eprintln!("steward receive: `{listen}` is not an address (expected IP:PORT)");

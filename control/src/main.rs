@@ -40,6 +40,18 @@ enum Command {
     CheckConfig {
         file: PathBuf,
     },
+    /// Save one still of a configured camera (to draw zones on, or as the clean reference of an
+    /// exposed_waste zone) and print each zone's mean luminance (a sign's lit level).
+    Snapshot {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The camera's id in the config.
+        #[arg(long)]
+        camera: String,
+        /// Where to write the picture (PNG or JPEG, by extension).
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Run the appliance on the bundled footage and model, with a local receiver.
     Demo {
         /// Where the control plane listens.
@@ -73,6 +85,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::CheckConfig { file } => commands::check_config(&file),
         Command::Run { config, exit_when_done, drain_timeout } => commands::run(&config, exit_when_done, drain_timeout),
+        Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
         Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir),
         Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
     };

@@ -192,3 +192,32 @@ fn a_dead_camera_is_reported_and_retried_while_the_others_run() {
     assert_eq!(steward.wait(Duration::from_secs(20)), 0, "clean shutdown on SIGTERM:\n{}", steward.log_text());
     receiver.stop();
 }
+
+#[test]
+fn snapshot_saves_a_still_to_draw_zones_on_and_reads_each_zones_luminance() {
+    let dir = scratch("snapshot");
+    let config_path = dir.join("steward.toml");
+    std::fs::write(&config_path, config(&dir.join("state"), free_port(), "http://127.0.0.1:9/incidents", &vtest_camera("cam-1"))).unwrap();
+    let still = dir.join("still.png");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["snapshot", "--config", config_path.to_str().unwrap(), "--camera", "cam-1", "--out", still.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    let picture = image::open(&still).unwrap();
+    assert_eq!((picture.width(), picture.height()), (768, 576));
+    let luma = |zone: &str| -> f64 {
+        let line = stdout.lines().find(|l| l.starts_with(&format!("zone {zone}: mean luminance"))).unwrap_or_else(|| panic!("{stdout}"));
+        line.split_whitespace().nth(4).unwrap().parse().unwrap()
+    };
+    // Plausible daylight levels for road and walkway.
+    assert!((20.0..240.0).contains(&luma("kerb-east")) && (20.0..240.0).contains(&luma("walkway")), "{stdout}");
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["snapshot", "--config", config_path.to_str().unwrap(), "--camera", "cam-9", "--out", still.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no camera `cam-9`"));
+}

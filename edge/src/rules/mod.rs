@@ -24,7 +24,7 @@ pub use dwell::{DwellGate, Violation};
 pub use exposed_waste::{ExposedWaste, ExposedWasteError};
 pub use illegal_parking::IllegalParking;
 pub use street_vending::StreetVending;
-pub use unlit_signage::UnlitSignage;
+pub use unlit_signage::{UnlitSignage, region_luma};
 pub use zone::ZoneArea;
 
 use crate::config::{LifecycleParams, RuleConfig, RuleParams, Site, Zone};
