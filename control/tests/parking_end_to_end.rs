@@ -52,7 +52,8 @@ fn parked_van_and_car_give_exactly_two_incidents_and_the_walkway_none() {
                 assert_eq!(item["media_type"], "video/mp4");
                 assert_clip_decodes(&bytes, &dir);
             } else {
-                assert_eq!(&bytes[..3], b"\xff\xd8\xff", "a JPEG");
+                let picture = image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).expect("evidence JPEG decodes");
+                assert_eq!((picture.width(), picture.height()), (768, 576), "full-resolution evidence");
             }
         }
         let bbox: Vec<f64> = doc["objects"][0]["bbox"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();

@@ -15,7 +15,9 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use base64::Engine;
 use common::*;
+use sha2::Digest;
 
 const KERB: &str = "[[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]";
 const SIGN: &str = "[[0.5378, 0.3524], [0.5794, 0.3524], [0.5794, 0.4236], [0.5378, 0.4236]]";
@@ -93,6 +95,11 @@ fn staged_scenes_give_one_incident_per_violation_for_its_whole_life() {
         assert!(r.signature_valid);
         let errors: Vec<String> = validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path)).collect();
         assert!(errors.is_empty(), "schema errors {errors:?} in {doc:#}");
+        for item in doc["evidence"].as_array().unwrap() {
+            let bytes = base64::engine::general_purpose::STANDARD.decode(item["bytes"].as_str().unwrap()).unwrap();
+            assert_eq!(item["sha256"].as_str().unwrap(), hex::encode(sha2::Sha256::digest(&bytes)), "evidence matches its sha256");
+            image::load_from_memory_with_format(&bytes, image::ImageFormat::Jpeg).expect("every evidence picture decodes");
+        }
         by_camera.entry(doc["camera"]["id"].as_str().unwrap().into()).or_default().push((
             doc["id"].as_str().unwrap().into(),
             doc["seq"].as_u64().unwrap(),
