@@ -222,3 +222,21 @@ fn snapshot_saves_a_still_to_draw_zones_on_and_reads_each_zones_luminance() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("no camera `cam-9`"));
 }
+
+#[test]
+fn keyframe_decoding_analyses_a_fraction_of_the_frames_and_finds_the_same_two_vehicles() {
+    let dir = scratch("keyframes");
+    let receiver = Receiver::start(0);
+    let camera = kerb_camera("cam-kf", &format!("file://{}", footage().display()), 20).replace("analysis_fps = 2.0\n", "analysis_fps = 2.0\ndecode = \"keyframes\"\n");
+    let config_path = dir.join("steward.toml");
+    std::fs::write(&config_path, config(&dir.join("state"), free_port(), &receiver.url(), &camera)).unwrap();
+    let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap(), "--exit-when-done", "--drain-timeout", "30"], &dir.join("steward.log"));
+    assert_eq!(steward.wait(Duration::from_secs(240)), 0, "log:\n{}", steward.log_text());
+    assert_eq!(receiver.all().len(), 2, "{:#?}", receiver.all());
+    // vtest has a key frame every 20 frames (2 s): 40 of its 795 frames are decoded.
+    let log = steward.log_text();
+    let line = log.lines().find(|l| l.contains("file source ended")).unwrap_or_else(|| panic!("{log}"));
+    let frames: u64 = line.split("frames=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    assert!((35..=45).contains(&frames), "{frames} frames analysed: {line}");
+    receiver.stop();
+}

@@ -70,6 +70,7 @@ pub struct RawCamera {
     pub gb28181_id: Option<String>,
     pub url: Option<String>,
     pub analysis_fps: Option<f64>,
+    pub decode: Option<String>,
     pub pace: Option<String>,
     #[serde(rename = "loop")]
     pub looping: Option<bool>,

@@ -82,6 +82,7 @@ pub struct Camera {
     pub gb28181_id: Option<String>,
     pub url: CameraUrl,
     pub analysis_fps: f64,
+    pub decode: DecodeMode,
     pub pace: Pace,
     pub looping: bool,
     /// Seconds of encoded video kept for an evidence clip with each new incident (`None`: no
@@ -133,6 +134,15 @@ impl fmt::Debug for CameraUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "CameraUrl({})", self.redacted())
     }
+}
+
+/// Which frames a camera decodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecodeMode {
+    /// Every frame (then thinned to the analysis rate).
+    All,
+    /// Key frames only: decode cost follows the key-frame interval, not the camera's frame rate.
+    Keyframes,
 }
 
 /// How fast a file source plays.

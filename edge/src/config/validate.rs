@@ -221,6 +221,14 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
     });
     let analysis_fps = problems.number(raw.analysis_fps, 1.0, path.key("analysis_fps"), |v| v > 0.0 && v <= 30.0, "more than 0 and at most 30 frames per second");
     let clip_s = raw.clip_s.map(|v| problems.number(Some(v), 0.0, path.key("clip_s"), |v| (2.0..=60.0).contains(&v), "2 to 60 seconds"));
+    let decode = match raw.decode.as_deref() {
+        None | Some("all") => DecodeMode::All,
+        Some("keyframes") => DecodeMode::Keyframes,
+        Some(other) => {
+            problems.value(path.key("decode"), format!("decode `{other}`: expected `all` or `keyframes`"));
+            DecodeMode::All
+        }
+    };
     let pace = match raw.pace.as_deref() {
         None | Some("fast") => Pace::Fast,
         Some("realtime") => Pace::Realtime,
@@ -267,6 +275,7 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
         gb28181_id: raw.gb28181_id,
         url: url?,
         analysis_fps,
+        decode,
         pace,
         looping: raw.looping.unwrap_or(false),
         clip_s,

@@ -18,7 +18,7 @@ use super::frame::Frame;
 use super::clip::ClipRing;
 use super::health::{CameraState, HealthBoard};
 use super::template::{PipelineTemplate, TemplateParams};
-use crate::config::{Camera, Pace};
+use crate::config::{Camera, DecodeMode, Pace};
 use crate::detect::Letterbox;
 use crate::telemetry::{CameraReasonLabel, Telemetry};
 
@@ -181,6 +181,7 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<Clip
         format: source.input_format,
         sync,
         encoded_branch: clip.is_some(),
+        keyframes_only: camera.decode == DecodeMode::Keyframes,
     });
     let pipeline = gst::parse::launch(&description)
         .map_err(|e| RetryReason::Error(format!("cannot build pipeline `{}`: {e}", source.template.name)))?

@@ -18,16 +18,39 @@ pub struct TemplateParams<'a> {
     pub sync: bool,
     /// Also hand the encoded stream to an appsink named `encoded`, for evidence clips.
     pub encoded_branch: bool,
+    /// Decode key frames only (the rest never reaches the decoder).
+    pub keyframes_only: bool,
 }
 
 /// Decodes everything `uridecodebin` finds, exposing only video.
-const DECODE: &str = r#"uridecodebin uri={uri} expose-all-streams=false caps="video/x-raw(ANY)""#;
-/// Parses the stream, gives a copy of the encoded video to the `encoded` appsink, decodes the other.
-const DECODE_WITH_ENCODED: &str = concat!(
-    r#"urisourcebin uri={uri} ! parsebin ! capsfilter caps="video/x-h264;video/x-h265" ! tee name=encoded-split "#,
+const DECODE_ALL: &str = r#"uridecodebin uri={uri} expose-all-streams=false caps="video/x-raw(ANY)""#;
+/// The parsed, still encoded video of the camera.
+const PARSE: &str = r#"urisourcebin uri={uri} ! parsebin ! capsfilter caps="video/x-h264;video/x-h265""#;
+/// Gives a copy of the encoded video to the `encoded` appsink (evidence clips).
+const SPLIT_ENCODED: &str = concat!(
+    r#"tee name=encoded-split "#,
     r#"encoded-split. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! appsink name=encoded sync=false enable-last-sample=false "#,
-    r#"encoded-split. ! queue ! decodebin caps="video/x-raw(ANY)""#
+    r#"encoded-split. ! queue"#
 );
+/// Drops every frame that is not a key frame before it reaches the decoder.
+const KEYFRAMES_ONLY: &str = "identity drop-buffer-flags=delta-unit";
+const DECODE: &str = r#"decodebin caps="video/x-raw(ANY)""#;
+
+/// The head of the pipeline, up to decoded video.
+fn source_head(encoded_branch: bool, keyframes_only: bool) -> String {
+    if !encoded_branch && !keyframes_only {
+        return DECODE_ALL.to_string();
+    }
+    let mut head = vec![PARSE];
+    if encoded_branch {
+        head.push(SPLIT_ENCODED);
+    }
+    if keyframes_only {
+        head.push(KEYFRAMES_ONLY);
+    }
+    head.push(DECODE);
+    head.join(" ! ")
+}
 
 impl PipelineTemplate {
     /// The x86 CPU template (software decoding), bundled into the binary.
@@ -40,9 +63,9 @@ impl PipelineTemplate {
     pub fn render(&self, params: &TemplateParams<'_>) -> String {
         let (num, den) = fps_fraction(params.fps);
         let body: Vec<&str> = self.text.lines().filter(|l| !l.trim_start().starts_with('#')).collect();
-        let source = if params.encoded_branch { DECODE_WITH_ENCODED } else { DECODE };
+        let source = source_head(params.encoded_branch, params.keyframes_only);
         body.join("\n")
-            .replace("{source}", source)
+            .replace("{source}", &source)
             .replace("{uri}", &quote(params.uri))
             .replace("{fps}", &format!("{num}/{den}"))
             .replace("{width}", &params.width.to_string())
@@ -77,6 +100,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_head_builds_a_pipeline_with_the_sinks_the_supervisor_needs() {
+        gstreamer::init().unwrap();
+        for (encoded_branch, keyframes_only) in [(false, false), (true, false), (false, true), (true, true)] {
+            let text = PipelineTemplate::x86_cpu().render(&TemplateParams {
+                uri: "file:///nonexistent.mp4",
+                fps: 1.0,
+                width: 416,
+                height: 416,
+                format: "BGR",
+                sync: false,
+                encoded_branch,
+                keyframes_only,
+            });
+            let pipeline = gstreamer::parse::launch(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            use gstreamer::prelude::*;
+            let bin = pipeline.downcast::<gstreamer::Bin>().unwrap();
+            assert!(bin.by_name("model").is_some() && bin.by_name("full").is_some());
+            assert_eq!(bin.by_name("encoded").is_some(), encoded_branch, "{text}");
+            assert_eq!(text.contains("drop-buffer-flags=delta-unit"), keyframes_only);
+        }
+    }
+
+    #[test]
     fn fractions_are_exact_for_whole_and_common_rates() {
         assert_eq!(fps_fraction(2.0), (2, 1));
         assert_eq!(fps_fraction(0.5), (1, 2));
@@ -93,6 +139,7 @@ mod tests {
             format: "BGR",
             sync: false,
             encoded_branch: false,
+            keyframes_only: false,
         });
         assert!(!text.contains('{'), "{text}");
         assert!(text.contains("uri=\"rtsp://u:p@h/a?x=1&y=2\""));
