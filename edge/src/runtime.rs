@@ -163,7 +163,6 @@ impl Edge {
                 health: handle.health.clone(),
                 telemetry: handle.telemetry.clone(),
                 stop: stop.clone(),
-                stall_after: Duration::from_secs(20),
                 backoff_min: Duration::from_secs(1),
                 backoff_max: Duration::from_secs(60),
             };

@@ -71,6 +71,8 @@ pub struct RawCamera {
     pub url: Option<String>,
     pub analysis_fps: Option<f64>,
     pub decode: Option<String>,
+    pub transport: Option<String>,
+    pub stall_s: Option<f64>,
     pub pace: Option<String>,
     #[serde(rename = "loop")]
     pub looping: Option<bool>,

@@ -83,6 +83,10 @@ pub struct Camera {
     pub url: CameraUrl,
     pub analysis_fps: f64,
     pub decode: DecodeMode,
+    /// RTSP lower transport.
+    pub transport: Transport,
+    /// No frame for this long → the camera counts as stalled and is reconnected.
+    pub stall_s: f64,
     pub pace: Pace,
     pub looping: bool,
     /// Seconds of encoded video kept for an evidence clip with each new incident (`None`: no
@@ -143,6 +147,25 @@ pub enum DecodeMode {
     All,
     /// Key frames only: decode cost follows the key-frame interval, not the camera's frame rate.
     Keyframes,
+}
+
+/// How RTSP media travels from the camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Interleaved in the RTSP TCP connection: survives NAT and lossy links (the default).
+    Tcp,
+    /// RTP over UDP: lower latency on a clean LAN.
+    Udp,
+}
+
+impl Transport {
+    /// The value of `rtspsrc`'s `protocols` property.
+    pub fn rtsp_protocols(&self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        }
+    }
 }
 
 /// How fast a file source plays.

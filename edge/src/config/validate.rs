@@ -229,6 +229,15 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
             DecodeMode::All
         }
     };
+    let transport = match raw.transport.as_deref() {
+        None | Some("tcp") => Transport::Tcp,
+        Some("udp") => Transport::Udp,
+        Some(other) => {
+            problems.value(path.key("transport"), format!("transport `{other}`: expected `tcp` or `udp`"));
+            Transport::Tcp
+        }
+    };
+    let stall_s = problems.number(raw.stall_s, 20.0, path.key("stall_s"), |v| (2.0..=600.0).contains(&v), "2 to 600 seconds");
     let pace = match raw.pace.as_deref() {
         None | Some("fast") => Pace::Fast,
         Some("realtime") => Pace::Realtime,
@@ -276,6 +285,8 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
         url: url?,
         analysis_fps,
         decode,
+        transport,
+        stall_s,
         pace,
         looping: raw.looping.unwrap_or(false),
         clip_s,

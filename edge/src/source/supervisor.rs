@@ -75,8 +75,6 @@ pub struct CameraSource {
     pub health: HealthBoard,
     pub telemetry: Telemetry,
     pub stop: Arc<AtomicBool>,
-    /// No frame for this long → tear down and reconnect.
-    pub stall_after: Duration,
     pub backoff_min: Duration,
     pub backoff_max: Duration,
 }
@@ -196,6 +194,18 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<Clip
             .ok_or_else(|| RetryReason::Error(format!("pipeline template `{}` has no appsink named `{name}`", source.template.name)))
     };
     let (model_sink, full_sink) = (sink("model")?, sink("full")?);
+    // RTSP: the configured transport, set on the `rtspsrc` the URI bin creates.
+    if let Some(head) = pipeline.0.by_name("source") {
+        let protocols = camera.transport.rtsp_protocols();
+        head.connect("source-setup", false, move |values| {
+            if let Some(element) = values.get(1).and_then(|v| v.get::<gst::Element>().ok())
+                && element.find_property("protocols").is_some()
+            {
+                element.set_property_from_str("protocols", protocols);
+            }
+            None
+        });
+    }
     if let Some(clip) = clip {
         clip.reset();
         let ring = clip.clone();
@@ -228,7 +238,7 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<Clip
             if model_sink.is_eos() {
                 return Ok(RunEnd::Eos);
             }
-            if last_frame.elapsed() > source.stall_after {
+            if last_frame.elapsed().as_secs_f64() > camera.stall_s {
                 return Err(RetryReason::Stalled(last_frame.elapsed()));
             }
             continue;

@@ -23,9 +23,9 @@ pub struct TemplateParams<'a> {
 }
 
 /// Decodes everything `uridecodebin` finds, exposing only video.
-const DECODE_ALL: &str = r#"uridecodebin uri={uri} expose-all-streams=false caps="video/x-raw(ANY)""#;
+const DECODE_ALL: &str = r#"uridecodebin name=source uri={uri} expose-all-streams=false caps="video/x-raw(ANY)""#;
 /// The parsed, still encoded video of the camera.
-const PARSE: &str = r#"urisourcebin uri={uri} ! parsebin ! capsfilter caps="video/x-h264;video/x-h265""#;
+const PARSE: &str = r#"urisourcebin name=source uri={uri} ! parsebin ! capsfilter caps="video/x-h264;video/x-h265""#;
 /// Gives a copy of the encoded video to the `encoded` appsink (evidence clips).
 const SPLIT_ENCODED: &str = concat!(
     r#"tee name=encoded-split "#,
