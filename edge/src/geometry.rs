@@ -58,6 +58,15 @@ impl Polygon {
     pub fn vertices(&self) -> &[(f64, f64)] {
         &self.vertices
     }
+    /// The bounding box as `[x1, y1, x2, y2]`.
+    pub fn bounds(&self) -> [f64; 4] {
+        let mut b = [f64::MAX, f64::MAX, f64::MIN, f64::MIN];
+        for &(x, y) in &self.vertices {
+            b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
+        }
+        b
+    }
+
     /// Even-odd rule point-in-polygon test.
     pub fn contains(&self, x: f64, y: f64) -> bool {
         let v = &self.vertices;

@@ -2,19 +2,19 @@
 //! model) before it draws and stores a snapshot; everything else — here, the rest of a real
 //! photograph — stays as it was.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use image::{GrayImage, RgbImage};
-use steward_edge::config::{CodeTable, Device, LifecycleParams, Site};
+use steward_edge::config::LifecycleParams;
 use steward_edge::detect::FaceBlurrer;
 use steward_edge::geometry::BBox;
-use steward_edge::incident::{IncidentContext, IncidentManager, Moment, Scope};
+use steward_edge::incident::{IncidentManager, Moment, Scope};
 use steward_edge::kind::ViolationKind;
-use steward_edge::outbox::Outbox;
 use steward_edge::rules::{Judgement, Violation};
 use steward_edge::telemetry::Telemetry;
 
@@ -40,20 +40,8 @@ fn detail(image: &RgbImage, x0: u32, y0: u32, x1: u32, y1: u32) -> f64 {
 #[test]
 fn faces_in_delivered_evidence_are_pixelated_and_the_rest_is_kept() {
     let still = image::open(repo().join("testdata/stills/messi5.jpg")).unwrap().to_rgb8();
-    let dir = std::env::temp_dir().join(format!("steward-evidence-faces-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let db = dir.join("outbox.sqlite3");
-    let mut outbox = Outbox::open(&db, vec!["http".into()]).unwrap();
-    let context = IncidentContext {
-        site: Site { name: "t".into(), region_code: "320602".into(), timezone: chrono_tz::Asia::Shanghai, position: None },
-        device: Device { id: "box".into() },
-        software: "test".into(),
-        model_name: "m".into(),
-        model_sha256: "0".repeat(64),
-        cameras: HashMap::new(),
-        codes: CodeTable::default(),
-        evidence_dir: dir.join("evidence"),
-    };
+    let (context, mut outbox, db) = common::incident_stage("evidence-faces");
+    let dir = db.parent().unwrap().to_path_buf();
     let faces = FaceBlurrer::load(&repo().join("models/face-centerface.toml")).expect("bundled face model");
     let mut manager = IncidentManager::new(context, Some(faces), Vec::new(), Telemetry::new());
     let image = Arc::new(still.clone());

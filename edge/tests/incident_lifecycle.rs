@@ -2,15 +2,16 @@
 //! per violation, kept through an occlusion, resolved once gone, quiet during the cool-down,
 //! and a new incident when the violation returns after it.
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use image::RgbImage;
-use steward_edge::config::{CodeTable, Device, LifecycleParams, Site};
+use steward_edge::config::LifecycleParams;
 use steward_edge::geometry::BBox;
-use steward_edge::incident::{IncidentContext, IncidentManager, Moment, Scope};
+use steward_edge::incident::{IncidentManager, Moment, Scope};
 use steward_edge::kind::ViolationKind;
 use steward_edge::outbox::Outbox;
 use steward_edge::rules::{Judgement, Violation};
@@ -28,20 +29,7 @@ struct Timeline {
 
 impl Timeline {
     fn new(name: &str, lifecycle: LifecycleParams) -> Timeline {
-        let dir = std::env::temp_dir().join(format!("steward-lifecycle-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let db = dir.join("outbox.sqlite3");
-        let outbox = Outbox::open(&db, vec!["http".into()]).unwrap();
-        let context = IncidentContext {
-            site: Site { name: "t".into(), region_code: "320602".into(), timezone: chrono_tz::Asia::Shanghai, position: None },
-            device: Device { id: "box".into() },
-            software: "test".into(),
-            model_name: "m".into(),
-            model_sha256: "0".repeat(64),
-            cameras: HashMap::new(),
-            codes: CodeTable::default(),
-            evidence_dir: dir.join("evidence"),
-        };
+        let (context, outbox, db) = common::incident_stage(&format!("lifecycle-{name}"));
         let image = Arc::new(RgbImage::new(64, 48));
         Timeline { manager: IncidentManager::new(context, None, Vec::new(), Telemetry::new()), outbox, image, lifecycle, db }
     }

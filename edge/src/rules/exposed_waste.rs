@@ -20,7 +20,7 @@ use image::{GrayImage, Luma, RgbImage};
 use imageproc::distance_transform::Norm;
 use imageproc::region_labelling::{Connectivity, connected_components};
 
-use super::{Candidate, Observation, Rule, ViolationKind, ZoneArea};
+use super::{Candidate, Observation, Rule, ViolationKind, ZoneArea, luma};
 use crate::config::ExposedWasteParams;
 use crate::detect::Detection;
 use crate::geometry::BBox;
@@ -59,10 +59,7 @@ struct Grid {
 
 impl Grid {
     fn new(zone: &ZoneArea, image_width: u32, image_height: u32) -> Option<Grid> {
-        let (mut x1, mut y1, mut x2, mut y2) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-        for &(x, y) in zone.polygon.vertices() {
-            (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x), y2.max(y));
-        }
+        let [x1, y1, x2, y2] = zone.polygon.bounds();
         let (w, h) = (f64::from(image_width), f64::from(image_height));
         let px = |v: f64, size: f64| (v.clamp(0.0, 1.0) * size).round();
         let (px1, py1, px2, py2) = (px(x1, w), px(y1, h), px(x2, w), px(y2, h));
@@ -99,10 +96,7 @@ impl Grid {
         if cw == 0 || ch == 0 {
             return None;
         }
-        let mut gray = GrayImage::from_fn(cw, ch, |x, y| {
-            let [r, g, b] = image.get_pixel(x0 + x, y0 + y).0;
-            Luma([(0.299 * f32::from(r) + 0.587 * f32::from(g) + 0.114 * f32::from(b)).round() as u8])
-        });
+        let mut gray = GrayImage::from_fn(cw, ch, |x, y| Luma([luma(image.get_pixel(x0 + x, y0 + y).0).round() as u8]));
         if (cw, ch) != (self.width, self.height) {
             gray = imageops::resize(&gray, self.width, self.height, FilterType::Triangle);
         }

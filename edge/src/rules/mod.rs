@@ -83,6 +83,11 @@ impl Candidate {
     }
 }
 
+/// BT.601 luma (0–255) of an RGB pixel: what "how bright" means to every rule.
+pub fn luma([r, g, b]: [u8; 3]) -> f64 {
+    0.299 * f64::from(r) + 0.587 * f64::from(g) + 0.114 * f64::from(b)
+}
+
 /// One kind of violation judged in one zone.
 pub trait Rule: Send {
     fn kind(&self) -> ViolationKind;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use image::RgbImage;
 
-use super::{Candidate, Observation, Rule, ViolationKind, ZoneArea};
+use super::{Candidate, Observation, Rule, ViolationKind, ZoneArea, luma};
 use crate::config::UnlitSignageParams;
 use crate::geometry::{BBox, Polygon};
 
@@ -70,8 +70,7 @@ pub fn region_luma(image: &RgbImage, polygon: &Polygon) -> Option<f64> {
     for y in y0..y1 {
         for x in x0..x1 {
             if polygon.contains((x as f64 + 0.5) / w as f64, (y as f64 + 0.5) / h as f64) {
-                let [r, g, b] = image.get_pixel(x, y).0;
-                sum += 0.299 * r as f64 + 0.587 * g as f64 + 0.114 * b as f64;
+                sum += luma(image.get_pixel(x, y).0);
                 count += 1;
             }
         }
@@ -80,10 +79,7 @@ pub fn region_luma(image: &RgbImage, polygon: &Polygon) -> Option<f64> {
 }
 
 fn polygon_bounds(polygon: &Polygon) -> BBox {
-    let (mut x1, mut y1, mut x2, mut y2) = (f64::MAX, f64::MAX, f64::MIN, f64::MIN);
-    for &(x, y) in polygon.vertices() {
-        (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x), y2.max(y));
-    }
+    let [x1, y1, x2, y2] = polygon.bounds();
     BBox::new(x1 as f32, y1 as f32, x2 as f32, y2 as f32)
 }
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app::AppSink;
-use gstreamer_video::{VideoFrameExt, VideoFrameRef, VideoInfo};
+use gstreamer_video::VideoInfo;
 use image::RgbImage;
 
+use super::supervisor::packed_pixels;
 use crate::config::CameraUrl;
 
 #[derive(Debug, thiserror::Error)]
@@ -51,15 +52,8 @@ pub fn grab_frame(url: &CameraUrl, timeout: Duration) -> Result<RgbImage, Snapsh
         let unreadable = || camera_error("unreadable frame".into());
         let info = sample.caps().and_then(|c| VideoInfo::from_caps(c).ok()).ok_or_else(unreadable)?;
         let buffer = sample.buffer().ok_or_else(unreadable)?;
-        let frame = VideoFrameRef::from_buffer_ref_readable(buffer, &info).map_err(|_| unreadable())?;
-        let (width, height) = (frame.width() as usize, frame.height() as usize);
-        let stride = frame.plane_stride()[0] as usize;
-        let data = frame.plane_data(0).map_err(|_| unreadable())?;
-        let mut pixels = Vec::with_capacity(width * height * 3);
-        for row in 0..height {
-            pixels.extend_from_slice(data.get(row * stride..row * stride + width * 3).ok_or_else(unreadable)?);
-        }
-        RgbImage::from_raw(width as u32, height as u32, pixels).ok_or_else(unreadable)
+        let pixels = packed_pixels(buffer, &info).ok_or_else(unreadable)?;
+        RgbImage::from_raw(info.width(), info.height(), pixels).ok_or_else(unreadable)
     })();
     let _ = pipeline.set_state(gst::State::Null);
     result

@@ -311,7 +311,7 @@ fn to_frame(camera: &Arc<str>, model: &gst::Sample, full: &gst::Sample, clock: &
 }
 
 /// Copies a packed 3-byte-per-pixel video frame row by row, dropping row padding.
-fn packed_pixels(buffer: &gst::BufferRef, info: &VideoInfo) -> Option<Vec<u8>> {
+pub(super) fn packed_pixels(buffer: &gst::BufferRef, info: &VideoInfo) -> Option<Vec<u8>> {
     let frame = VideoFrameRef::from_buffer_ref_readable(buffer, info).ok()?;
     let row = frame.width() as usize * 3;
     let stride = frame.plane_stride()[0] as usize;
