@@ -1,7 +1,7 @@
 # Steward — two commands on a fresh Debian 12 box (as root, or with sudo available):
 #   make demo   installs what is missing, builds, runs the appliance on the bundled footage
 #   make test   the same set-up, then the whole test suite
-.PHONY: all deps apt-deps onnxruntime build test demo check-config clean-vendor
+.PHONY: all deps apt-deps onnxruntime build test demo check-config bench-venv clean-vendor
 
 ORT_VERSION  ?= 1.31.1
 ARCH         := $(shell uname -m)
@@ -51,6 +51,20 @@ demo: build
 
 check-config:
 	./target/release/steward check-config $(CONFIG)
+
+# The Python reference loop `steward bench` compares against (bench/README.md): OpenCV + ONNX Runtime
+# from PyPI in a venv of their own, made once (stamp file; again only if bench/requirements.txt changes).
+BENCH_VENV := vendor/bench-venv
+
+bench-venv: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: bench/requirements.txt
+	@python3 -c 'import ensurepip' 2>/dev/null || { echo "installing: python3-venv"; \
+		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends python3-venv; }
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r bench/requirements.txt
+	@touch $@
+	@echo "bench venv in $(BENCH_VENV)/"
 
 clean-vendor:
 	rm -rf vendor

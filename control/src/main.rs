@@ -5,6 +5,7 @@
 mod app;
 mod commands;
 mod receive;
+mod serve_rtsp;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -76,6 +77,20 @@ enum Command {
         #[arg(long, default_value = "received")]
         dir: PathBuf,
     },
+    /// Play recorded MP4 files as live RTSP cameras (each client from the start, in real time):
+    /// for commissioning without a camera, benchmarks and tests.
+    ServeRtsp {
+        #[arg(long, default_value = "127.0.0.1")]
+        address: String,
+        #[arg(long, default_value_t = 8554)]
+        port: u16,
+        /// The video codec of the files.
+        #[arg(long, value_enum, default_value = "h264")]
+        codec: serve_rtsp::Codec,
+        /// NAME=FILE.mp4, served at rtsp://ADDRESS:PORT/NAME.
+        #[arg(required = true)]
+        mounts: Vec<serve_rtsp::Mount>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -88,6 +103,13 @@ fn main() -> ExitCode {
         Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
         Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir),
         Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
+        Command::ServeRtsp { address, port, codec, mounts } => match serve_rtsp::serve(&address, port, &mounts, codec) {
+            Ok(()) => 0,
+            Err(message) => {
+                eprintln!("steward serve-rtsp: {message}");
+                1
+            }
+        },
     };
     ExitCode::from(code)
 }

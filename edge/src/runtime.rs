@@ -1,9 +1,9 @@
 //! The runtime: the only place that wires stages, threads, channels and shutdown.
 //!
 //! ```text
-//! camera threads ──(bounded: files wait, live drops)──► detector thread ──► analysis thread
-//!   (GStreamer)                                          (ort session)      (track, rules,
-//!                                                                            incidents, outbox)
+//! camera threads ──(a lane per camera: files wait,──► detector thread ──► analysis thread
+//!   (GStreamer)      live drops its oldest)           (one ort session,  (track, rules,
+//!                                                      batches, fair)    incidents, outbox)
 //!                                                     async sinks ◄── outbox (SQLite) ◄──┘
 //! ```
 
@@ -18,7 +18,7 @@ use crossbeam_channel::{Receiver, Sender, bounded};
 use tokio::sync::watch;
 
 use crate::config::{Config, Sink};
-use crate::detect::{Detection, Detector, DetectorError, FaceBlurrer, Manifest, ManifestError, default_manifest_path};
+use crate::detect::{BatchPolicy, BatchQueue, Detection, Detector, DetectorError, FaceBlurrer, Manifest, ManifestError, Producer, default_manifest_path};
 use crate::incident::{IncidentContext, IncidentManager, Moment, Scope};
 use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
 use crate::rules::{Observation, ZoneRule, zone_rules};
@@ -148,10 +148,11 @@ impl Edge {
         let (detected_tx, detected_rx) = bounded::<(Frame, Vec<Detection>)>(4);
         let analysis = spawn_analysis(rules, outbox, context, faces, handle.telemetry.clone(), sink_handles, detected_rx);
         let model = detection_input(detector.manifest());
-        let (frames_tx, frames_rx) = bounded::<Frame>(2 * config.cameras.len().max(1));
-        let detection = spawn_detector(detector, frames_rx, detected_tx, handle.telemetry.clone());
+        let queue = BatchQueue::new(BatchPolicy { lane_capacity: 2, max_batch: config.model.max_batch, max_wait: config.model.max_wait });
+        let mut lanes: Vec<Producer<Frame>> = config.cameras.iter().map(|c| queue.producer(&c.id)).collect();
+        let detection = spawn_detector(detector, queue, detected_tx, handle.telemetry.clone());
         let mut cameras: Vec<JoinHandle<SourceExit>> = Vec::new();
-        for camera in &config.cameras {
+        for (camera, lane) in config.cameras.iter().zip(lanes.drain(..)) {
             handle.health.register(&camera.id, camera.url.redacted());
             let source = CameraSource {
                 camera: camera.clone(),
@@ -159,17 +160,16 @@ impl Edge {
                 input_width: model.0,
                 input_height: model.1,
                 input_format: model.2,
-                frames: frames_tx.clone(),
+                frames: lane,
                 health: handle.health.clone(),
                 telemetry: handle.telemetry.clone(),
                 stop: stop.clone(),
                 backoff_min: Duration::from_secs(1),
-                backoff_max: Duration::from_secs(60),
+                backoff_max: Duration::from_secs_f64(camera.retry_max_s),
             };
             let name = format!("camera-{}", camera.id);
             cameras.push(std::thread::Builder::new().name(name).spawn(move || run_camera(source)).expect("spawn camera thread"));
         }
-        drop(frames_tx);
 
         let all_files = config.cameras.iter().all(|c| c.url.is_file() && !c.looping);
         let sources_done = tokio::task::spawn_blocking(move || cameras.into_iter().map(|t| t.join().unwrap_or(SourceExit::Stopped)).collect::<Vec<_>>());
@@ -246,22 +246,29 @@ fn join_stages(stages: Option<(JoinHandle<()>, JoinHandle<()>)>) {
     }
 }
 
-fn spawn_detector(mut detector: Detector, frames: Receiver<Frame>, detected: Sender<(Frame, Vec<Detection>)>, telemetry: Telemetry) -> JoinHandle<()> {
+/// Runs the shared detector: batches from every camera's lane, one inference run per batch.
+fn spawn_detector(mut detector: Detector, queue: BatchQueue<Frame>, detected: Sender<(Frame, Vec<Detection>)>, telemetry: Telemetry) -> JoinHandle<()> {
     std::thread::Builder::new()
         .name("detector".into())
         .spawn(move || {
-            for frame in frames {
+            while let Some(batch) = queue.next_batch() {
                 let started = Instant::now();
-                match detector.detect(&frame.model_input, &frame.letterbox) {
-                    Ok(detections) => {
+                let inputs: Vec<(&[u8], &crate::detect::Letterbox)> = batch.iter().map(|f| (f.model_input.as_slice(), &f.letterbox)).collect();
+                match detector.detect_batch(&inputs) {
+                    Ok(found) => {
                         telemetry.inference_seconds.observe(started.elapsed().as_secs_f64());
-                        if detected.send((frame, detections)).is_err() {
-                            return;
+                        telemetry.inference_batch_size.observe(batch.len() as f64);
+                        for (frame, detections) in batch.into_iter().zip(found) {
+                            if detected.send((frame, detections)).is_err() {
+                                return;
+                            }
                         }
                     }
                     Err(error) => {
-                        telemetry.frames_dropped.get_or_create(&CameraReasonLabel { camera: frame.camera.to_string(), reason: "inference_error".into() }).inc();
-                        tracing::error!(camera = %frame.camera, %error, "detection failed; frame skipped");
+                        for frame in &batch {
+                            telemetry.frames_dropped.get_or_create(&CameraReasonLabel { camera: frame.camera.to_string(), reason: "inference_error".into() }).inc();
+                        }
+                        tracing::error!(frames = batch.len(), %error, "detection failed; batch skipped");
                     }
                 }
             }

@@ -54,6 +54,7 @@ pub struct Telemetry {
     pub source_restarts: Family<CameraReasonLabel, Counter>,
     pub camera_state: Family<CameraStateLabel, Gauge>,
     pub inference_seconds: Histogram,
+    pub inference_batch_size: Histogram,
     pub incidents: Family<IncidentLabel, Counter>,
     pub outbox_pending: Family<SinkLabel, Gauge>,
     pub deliveries: Family<SinkResultLabel, Counter>,
@@ -78,6 +79,8 @@ impl Telemetry {
         registry.register("camera_state", "1 for the state each camera is in", camera_state.clone());
         let inference_seconds = Histogram::new(exponential_buckets(0.005, 2.0, 10));
         registry.register("inference_seconds", "Time for one detector run", inference_seconds.clone());
+        let inference_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 7));
+        registry.register("inference_batch_size", "Frames in one detector run", inference_batch_size.clone());
         let incidents = Family::<IncidentLabel, Counter>::default();
         registry.register("incident_events", "Incident state changes written to the outbox", incidents.clone());
         let outbox_pending = Family::<SinkLabel, Gauge>::default();
@@ -91,6 +94,7 @@ impl Telemetry {
             source_restarts,
             camera_state,
             inference_seconds,
+            inference_batch_size,
             incidents,
             outbox_pending,
             deliveries,

@@ -60,3 +60,31 @@ fn decoder_matches_the_python_reference_on_real_frames() {
     }
     assert!(compared >= 30, "only {compared} detections compared");
 }
+
+#[test]
+fn one_batched_run_gives_each_frame_what_it_gets_alone() {
+    let manifest = Manifest::load(&repo().join("models/nanodet-m-416-coco.toml")).expect("bundled manifest");
+    let golden: Golden = serde_json::from_str(&std::fs::read_to_string(repo().join("testdata/golden/golden.json")).unwrap()).unwrap();
+    let mut detector = Detector::new(manifest, 2).expect("model loads");
+    assert_eq!(detector.batch_limit(), None, "the bundled model has a dynamic batch dimension");
+    let frames: Vec<Vec<u8>> = golden
+        .frames
+        .iter()
+        .map(|f| image::open(repo().join("testdata/golden").join(&f.file)).unwrap().to_rgb8().pixels().flat_map(|p| [p[2], p[1], p[0]]).collect())
+        .collect();
+    // Frames of different content in one batch, one of them twice, in an order unlike the file's.
+    let order = [2, 0, 1, 0];
+    let batch: Vec<&[u8]> = order.iter().map(|&i| frames[i].as_slice()).collect();
+    let together = detector.detect_raw_batch(&batch).unwrap();
+    assert_eq!(together.len(), order.len());
+    for (&i, got) in order.iter().zip(&together) {
+        let alone = detector.detect_raw(&frames[i]).unwrap();
+        assert_eq!(got.len(), alone.len(), "{}", golden.frames[i].file);
+        assert!(!alone.is_empty());
+        for (a, b) in got.iter().zip(&alone) {
+            assert_eq!(a.class_id, b.class_id);
+            let close = |x: f32, y: f32| (x - y).abs() < 1e-3;
+            assert!(close(a.x1, b.x1) && close(a.y1, b.y1) && close(a.x2, b.x2) && close(a.y2, b.y2) && close(a.score, b.score), "{a:?} vs {b:?}");
+        }
+    }
+}

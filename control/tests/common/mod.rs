@@ -225,3 +225,32 @@ pub fn outbox_count(storage: &Path, sql: &str) -> i64 {
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     conn.query_row(sql, [], |row| row.get(0)).unwrap_or(0)
 }
+
+/// `steward serve-rtsp` serving `testdata/vtest.mp4` at `rtsp://127.0.0.1:PORT/vtest`, once it
+/// accepts connections.
+pub fn serve_vtest_rtsp(port: u16, log: &Path) -> Steward {
+    let mount = format!("vtest={}", footage().display());
+    let server = Steward::start(&["serve-rtsp", "--port", &port.to_string(), &mount], log);
+    wait_until(Duration::from_secs(10), "the RTSP server to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    server
+}
+
+/// One camera's entry in `/health`.
+pub fn camera_health(control_port: u16, camera: &str) -> serde_json::Value {
+    let health: serde_json::Value = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/health")).unwrap().json().unwrap();
+    health["cameras"][camera].clone()
+}
+
+/// The value of a Prometheus sample `name{labels}` from `/metrics` (0 when absent).
+pub fn metric(control_port: u16, name: &str, labels: &str) -> f64 {
+    let text = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/metrics")).unwrap().text().unwrap();
+    let key = format!("{name}{{{labels}}} ");
+    text.lines().find_map(|l| l.strip_prefix(&key)).map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// Resident memory of a process, in bytes.
+pub fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).unwrap().trim().trim_end_matches("kB").trim().parse().unwrap();
+    kib * 1024
+}

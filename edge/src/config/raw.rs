@@ -61,6 +61,8 @@ pub struct RawPrivacy {
 pub struct RawModel {
     pub manifest: Option<String>,
     pub threads: Option<i64>,
+    pub max_batch: Option<i64>,
+    pub max_wait_ms: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +75,7 @@ pub struct RawCamera {
     pub decode: Option<String>,
     pub transport: Option<String>,
     pub stall_s: Option<f64>,
+    pub retry_max_s: Option<f64>,
     pub pace: Option<String>,
     #[serde(rename = "loop")]
     pub looping: Option<bool>,

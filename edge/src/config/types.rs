@@ -73,6 +73,10 @@ pub struct ModelRef {
     pub manifest: Option<PathBuf>,
     /// Threads ONNX Runtime may use for one inference.
     pub threads: usize,
+    /// Most frames (from any cameras) in one inference run.
+    pub max_batch: usize,
+    /// Longest wait for a batch to fill once its first frame is queued.
+    pub max_wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -87,6 +91,8 @@ pub struct Camera {
     pub transport: Transport,
     /// No frame for this long → the camera counts as stalled and is reconnected.
     pub stall_s: f64,
+    /// Longest wait between reconnect attempts (the backoff doubles from 1 s up to this).
+    pub retry_max_s: f64,
     pub pace: Pace,
     pub looping: bool,
     /// Seconds of encoded video kept for an evidence clip with each new incident (`None`: no

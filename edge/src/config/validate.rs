@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::diagnostic::{Aim, TreePath};
 use super::raw::*;
@@ -116,15 +117,19 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let model = {
         let path = root.key("model");
         let manifest = raw.model.as_ref().and_then(|m| m.manifest.as_deref()).map(|m| resolve(base_dir, m));
-        let threads = match raw.model.as_ref().and_then(|m| m.threads) {
-            None => 2,
-            Some(n) if (1..=64).contains(&n) => n as usize,
+        let mut whole = |key: &str, value: Option<i64>, default: i64, range: std::ops::RangeInclusive<i64>, unit: &str| match value {
+            None => default as u64,
+            Some(n) if range.contains(&n) => n as u64,
             Some(n) => {
-                problems.value(path.key("threads"), format!("{n} threads: expected 1 to 64"));
-                2
+                problems.value(path.key(key), format!("{key} = {n}: expected {} to {} {unit}", range.start(), range.end()));
+                default as u64
             }
         };
-        ModelRef { manifest, threads }
+        let model = raw.model.as_ref();
+        let threads = whole("threads", model.and_then(|m| m.threads), 2, 1..=64, "threads") as usize;
+        let max_batch = whole("max_batch", model.and_then(|m| m.max_batch), 4, 1..=64, "frames") as usize;
+        let max_wait = Duration::from_millis(whole("max_wait_ms", model.and_then(|m| m.max_wait_ms), 20, 0..=1000, "milliseconds"));
+        ModelRef { manifest, threads, max_batch, max_wait }
     };
 
     let context = Context { base_dir, site_has_position: site.as_ref().is_some_and(|s| s.position.is_some()) };
@@ -238,6 +243,7 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
         }
     };
     let stall_s = problems.number(raw.stall_s, 20.0, path.key("stall_s"), |v| (2.0..=600.0).contains(&v), "2 to 600 seconds");
+    let retry_max_s = problems.number(raw.retry_max_s, 4.0, path.key("retry_max_s"), |v| (1.0..=3600.0).contains(&v), "1 to 3600 seconds");
     let pace = match raw.pace.as_deref() {
         None | Some("fast") => Pace::Fast,
         Some("realtime") => Pace::Realtime,
@@ -287,6 +293,7 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
         decode,
         transport,
         stall_s,
+        retry_max_s,
         pace,
         looping: raw.looping.unwrap_or(false),
         clip_s,

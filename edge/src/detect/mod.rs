@@ -3,8 +3,10 @@
 //!
 //! `manifest` reads `models/NAME.toml`; `runtime_lib` finds the ONNX Runtime library;
 //! `letterbox` maps between model-input pixels and the image; `nanodet` decodes NanoDet heads
-//! (pure functions); `detector` owns the `ort` session.
+//! (pure functions); `detector` owns the `ort` session; `batch_queue` feeds it batches from all
+//! cameras, fairly and with bounded memory.
 
+mod batch_queue;
 mod detector;
 mod faces;
 mod letterbox;
@@ -12,6 +14,7 @@ mod manifest;
 mod nanodet;
 mod runtime_lib;
 
+pub use batch_queue::{BatchPolicy, BatchQueue, Producer};
 pub use detector::{Detection, Detector, DetectorError};
 pub use faces::{FACE_GROWTH, FaceBlurrer, FaceError, obscure_face};
 pub use letterbox::Letterbox;

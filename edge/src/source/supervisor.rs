@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use crossbeam_channel::{SendTimeoutError, Sender, TrySendError};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app::AppSink;
@@ -19,7 +18,7 @@ use super::clip::ClipRing;
 use super::health::{CameraState, HealthBoard};
 use super::template::{PipelineTemplate, TemplateParams};
 use crate::config::{Camera, DecodeMode, Pace};
-use crate::detect::Letterbox;
+use crate::detect::{Letterbox, Producer};
 use crate::telemetry::{CameraReasonLabel, Telemetry};
 
 /// Why a pipeline run ended and must be retried.
@@ -71,7 +70,8 @@ pub struct CameraSource {
     pub input_height: u32,
     /// `BGR` or `RGB`: the model's channel order.
     pub input_format: &'static str,
-    pub frames: Sender<Frame>,
+    /// This camera's lane in the detector's queue.
+    pub frames: Producer<Frame>,
     pub health: HealthBoard,
     pub telemetry: Telemetry,
     pub stop: Arc<AtomicBool>,
@@ -85,6 +85,7 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
     let clip = source.camera.clip_s.map(|s| Arc::new(ClipRing::new(Duration::from_secs_f64(s))));
     let mut clock = MediaClock::new(source.camera.url.is_file());
     let mut backoff = source.backoff_min;
+    let mut failures_in_a_row: u32 = 0;
     loop {
         if source.stop.load(Ordering::Relaxed) {
             return SourceExit::Stopped;
@@ -92,7 +93,12 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
         enter(&source, CameraState::Connecting, None);
         tracing::info!(camera = %camera_id, url = %source.camera.url, "starting camera pipeline");
         let frames_before = clock.frames;
-        match play_once(&source, &camera_id, clip.as_ref(), &mut clock) {
+        let played = match play_once(&source, &camera_id, clip.as_ref(), &mut clock) {
+            // A live camera never really ends: the server restarted or dropped the session.
+            Ok(RunEnd::Eos) if !source.camera.url.is_file() => Err(RetryReason::Error("the camera ended its stream".into())),
+            other => other,
+        };
+        match played {
             Ok(RunEnd::Stopped) => return SourceExit::Stopped,
             Ok(RunEnd::Eos) if source.camera.looping => {
                 tracing::debug!(camera = %camera_id, "file ended; looping");
@@ -107,7 +113,9 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
             Err(reason) => {
                 if clock.frames > frames_before {
                     backoff = source.backoff_min;
+                    failures_in_a_row = 0;
                 }
+                failures_in_a_row += 1;
                 let state = if matches!(reason, RetryReason::Stalled(_)) { CameraState::Stalled } else { CameraState::Failed };
                 enter(&source, state, Some(reason.to_string()));
                 source
@@ -115,12 +123,18 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
                     .source_restarts
                     .get_or_create(&CameraReasonLabel { camera: camera_id.to_string(), reason: reason.label().into() })
                     .inc();
-                tracing::warn!(camera = %camera_id, url = %source.camera.url, error = %reason, retry_in_s = backoff.as_secs_f64(), "camera failed; retrying");
+                // A camera that stays away is retried for months: say so at the first failures,
+                // then at every power of two, not every few seconds.
+                if failures_in_a_row <= 3 || failures_in_a_row.is_power_of_two() {
+                    tracing::warn!(camera = %camera_id, url = %source.camera.url, error = %reason, failures_in_a_row, retry_in_s = backoff.as_secs_f64(), "camera failed; retrying");
+                } else {
+                    tracing::debug!(camera = %camera_id, error = %reason, failures_in_a_row, retry_in_s = backoff.as_secs_f64(), "camera failed; retrying");
+                }
                 clock.next_run();
                 if !sleep_unless_stopped(backoff, &source.stop) {
                     return SourceExit::Stopped;
                 }
-                backoff = jittered((backoff * 2).min(source.backoff_max));
+                backoff = jittered(backoff * 2).min(source.backoff_max);
             }
         }
     }
@@ -258,36 +272,30 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<Clip
 }
 
 /// Hands a frame on. Files wait for room (nothing is lost, analysis sets the pace); live
-/// cameras cannot wait, so a frame that finds the queue full is dropped and counted.
-/// Returns false when shutdown was requested meanwhile.
+/// cameras cannot wait, so when the lane is full its oldest frame is dropped (and counted) to
+/// keep the newest. Returns false when shutdown was requested meanwhile.
 fn deliver(source: &CameraSource, frame: Frame, is_file: bool) -> bool {
     if is_file {
         let mut frame = frame;
         loop {
-            match source.frames.send_timeout(frame, Duration::from_millis(200)) {
+            match source.frames.push_wait(frame, Duration::from_millis(200)) {
                 Ok(()) => return true,
-                Err(SendTimeoutError::Timeout(back)) => {
-                    if source.stop.load(Ordering::Relaxed) {
-                        return false;
-                    }
-                    frame = back;
+                Err(back) if source.stop.load(Ordering::Relaxed) => {
+                    drop(back);
+                    return false;
                 }
-                Err(SendTimeoutError::Disconnected(_)) => return false,
+                Err(back) => frame = back,
             }
         }
     }
-    match source.frames.try_send(frame) {
-        Ok(()) => true,
-        Err(TrySendError::Full(_)) => {
-            source
-                .telemetry
-                .frames_dropped
-                .get_or_create(&CameraReasonLabel { camera: source.camera.id.clone(), reason: "analysis_busy".into() })
-                .inc();
-            true
-        }
-        Err(TrySendError::Disconnected(_)) => false,
+    if source.frames.push_drop_oldest(frame).is_some() {
+        source
+            .telemetry
+            .frames_dropped
+            .get_or_create(&CameraReasonLabel { camera: source.camera.id.clone(), reason: "analysis_busy".into() })
+            .inc();
     }
+    true
 }
 
 fn to_frame(camera: &Arc<str>, model: &gst::Sample, full: &gst::Sample, clock: &mut MediaClock, input_w: u32, input_h: u32) -> Result<Frame, RetryReason> {
