@@ -94,6 +94,7 @@ fn tree_path(path: &serde_ignored::Path<'_>) -> TreePath {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Platform;
 
     const GOOD: &str = r#"
 [site]
@@ -161,6 +162,18 @@ hmac_secret = "change-me"
         let placed = sun.replace("timezone = \"Asia/Shanghai\"", "timezone = \"Asia/Shanghai\"\nlat = 31.81\nlon = 119.97");
         let config = load_str(&placed, "sun.toml", Path::new("/")).unwrap();
         assert!(config.cameras[0].zones[0].rules[0].schedule.needs_sun());
+    }
+
+    #[test]
+    fn the_platform_defaults_to_auto_and_a_bad_one_is_located_with_the_choices() {
+        let config = load_str(GOOD, "good.toml", Path::new("/")).unwrap();
+        assert_eq!(config.device.platform, Platform::Auto);
+        let jetson = format!("{GOOD}\n[device]\nplatform = \"jetson\"\n");
+        assert_eq!(load_str(&jetson, "jetson.toml", Path::new("/")).unwrap().device.platform, Platform::Jetson);
+        let bogus = format!("{GOOD}\n[device]\nplatform = \"bogus\"\n");
+        let errors = load_str(&bogus, "bad.toml", Path::new("/")).unwrap_err();
+        assert_eq!(errors.errors.len(), 1, "{errors}");
+        assert_eq!(errors.to_string(), "bad.toml:26:12: platform `bogus`: expected one of `auto`, `x86-cpu`, `intel-vaapi`, `jetson`");
     }
 
     #[test]

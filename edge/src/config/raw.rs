@@ -50,6 +50,7 @@ pub struct RawControl {
 #[derive(Debug, Deserialize)]
 pub struct RawDevice {
     pub id: Option<String>,
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

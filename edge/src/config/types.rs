@@ -52,6 +52,46 @@ impl Default for Control {
 #[derive(Debug, Clone)]
 pub struct Device {
     pub id: String,
+    /// Which pipeline template the cameras run (`[device] platform`).
+    pub platform: Platform,
+}
+
+/// The hardware the camera pipelines are built for: each has its template in `pipelines/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Platform {
+    /// Chosen at start by which GStreamer elements are installed (the default).
+    #[default]
+    Auto,
+    /// Software decoding (`pipelines/x86-cpu.gst`).
+    X86Cpu,
+    /// Intel GPU decoding through VA-API (`pipelines/intel-vaapi.gst`).
+    IntelVaapi,
+    /// NVIDIA Jetson decoding through L4T's `nvv4l2decoder` (`pipelines/jetson.gst`).
+    Jetson,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 4] = [Platform::Auto, Platform::X86Cpu, Platform::IntelVaapi, Platform::Jetson];
+
+    /// The name used in the config file and in `pipelines/NAME.gst`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Platform::Auto => "auto",
+            Platform::X86Cpu => "x86-cpu",
+            Platform::IntelVaapi => "intel-vaapi",
+            Platform::Jetson => "jetson",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What evidence may show.

@@ -175,11 +175,20 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         codes.overrides.insert(kind, CodeOverride { gb47678: raw_codes.gb47678, cjt214: raw_codes.cjt214, city: raw_codes.city });
     }
 
-    let device = Device {
-        id: raw
-            .device
-            .and_then(|d| d.id)
-            .unwrap_or_else(|| site.as_ref().map_or_else(|| "steward".to_string(), |s| s.name.clone())),
+    let device = {
+        let raw_device = raw.device.unwrap_or(RawDevice { id: None, platform: None });
+        let platform = match raw_device.platform.as_deref() {
+            None => Platform::default(),
+            Some(name) => Platform::parse(name).unwrap_or_else(|| {
+                let names = Platform::ALL.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
+                problems.value(root.key("device").key("platform"), format!("platform `{name}`: expected one of {names}"));
+                Platform::default()
+            }),
+        };
+        Device {
+            id: raw_device.id.unwrap_or_else(|| site.as_ref().map_or_else(|| "steward".to_string(), |s| s.name.clone())),
+            platform,
+        }
     };
 
     if !problems.0.is_empty() {

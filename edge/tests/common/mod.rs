@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use steward_edge::config::{CodeTable, Device, Site};
+use steward_edge::config::{CodeTable, Device, Platform, Site};
 use steward_edge::incident::IncidentContext;
 use steward_edge::outbox::Outbox;
 
@@ -17,7 +17,7 @@ pub fn incident_stage(name: &str) -> (IncidentContext, Outbox, PathBuf) {
     let outbox = Outbox::open(&db, vec!["http".into()]).unwrap();
     let context = IncidentContext {
         site: Site { name: "t".into(), region_code: "320602".into(), timezone: chrono_tz::Asia::Shanghai, position: None },
-        device: Device { id: "box".into() },
+        device: Device { id: "box".into(), platform: Platform::Auto },
         software: "test".into(),
         model_name: "m".into(),
         model_sha256: "0".repeat(64),
