@@ -93,7 +93,24 @@ enum Command {
     },
 }
 
+/// Caps glibc's malloc arenas before any thread starts. By default glibc gives new threads new
+/// arenas (up to 8 per core); every camera reconnect creates fresh GStreamer streaming threads,
+/// so resident memory crept up by ≈ 1.5 % per reconnect (measured: 314 → 335 MB over five)
+/// without any leak. With two arenas it stays flat (293 → 293 MB); the heavy work runs in a few
+/// long-lived threads, so fewer arenas cost little contention. `MALLOC_ARENA_MAX` in the
+/// environment still wins.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only adjusts allocator parameters; called before other threads exist.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init();

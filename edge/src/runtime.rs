@@ -23,7 +23,7 @@ use crate::incident::{IncidentContext, IncidentManager, Moment, Scope};
 use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
 use crate::rules::{Observation, ZoneRule, zone_rules};
 use crate::sink::{SinkHandle, run_http_sink};
-use crate::source::{CameraSource, Frame, HealthBoard, PipelineTemplate, SourceExit, run_camera};
+use crate::source::{CameraSource, Frame, HealthBoard, PipelineTemplate, SourceExit, TemplateError, run_camera};
 use crate::telemetry::{CameraLabel, CameraReasonLabel, Telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,8 @@ pub enum StartError {
     NoFaceModel,
     #[error(transparent)]
     Faces(#[from] crate::detect::FaceError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
     #[error("cannot create storage folder {path}: {source}")]
     Storage { path: PathBuf, source: std::io::Error },
 }
@@ -82,6 +84,7 @@ pub struct Edge {
     faces: Option<FaceBlurrer>,
     rules: HashMap<String, Vec<ZoneRule>>,
     detector: Detector,
+    template: PipelineTemplate,
     outbox: Outbox,
     context: IncidentContext,
     handle: EdgeHandle,
@@ -95,6 +98,8 @@ impl Edge {
         let manifest = Manifest::load(&manifest_path)?;
         tracing::info!(model = %manifest.name, manifest = %manifest_path.display(), "loading model");
         let detector = Detector::new(manifest.clone(), config.model.threads)?;
+        let template = PipelineTemplate::for_platform(config.device.platform)?;
+        tracing::info!(platform = %config.device.platform, template = template.name, max_batch = config.model.max_batch, model_batch_limit = ?detector.batch_limit(), "camera pipelines and inference");
         let sinks = config.sinks.iter().map(|s| s.name().to_string()).collect();
         let outbox = Outbox::open(&database_path(&config.storage.dir), sinks)?;
         let context = IncidentContext {
@@ -116,7 +121,7 @@ impl Edge {
             rules.insert(camera.id.clone(), zone_rules(&config.site, &camera.zones)?);
         }
         let handle = EdgeHandle { health: HealthBoard::default(), telemetry: Telemetry::new(), model_name: manifest.name, started: Instant::now() };
-        Ok(Edge { config, faces, rules, detector, outbox, context, handle })
+        Ok(Edge { config, faces, rules, detector, template, outbox, context, handle })
     }
 
     pub fn handle(&self) -> EdgeHandle {
@@ -126,7 +131,7 @@ impl Edge {
     /// Runs until `shutdown` resolves, or — with `exit_when_done` — until the files have
     /// played and everything is delivered. Must be called inside a Tokio runtime.
     pub async fn run(self, options: RunOptions, shutdown: impl std::future::Future<Output = ()>) -> RunOutcome {
-        let Edge { config, faces, rules, detector, outbox, context, handle } = self;
+        let Edge { config, faces, rules, detector, template, outbox, context, handle } = self;
         let stop = Arc::new(AtomicBool::new(false));
         let (sink_stop_tx, sink_stop_rx) = watch::channel(false);
 
@@ -156,7 +161,7 @@ impl Edge {
             handle.health.register(&camera.id, camera.url.redacted());
             let source = CameraSource {
                 camera: camera.clone(),
-                template: PipelineTemplate::x86_cpu(),
+                template: template.clone(),
                 input_width: model.0,
                 input_height: model.1,
                 input_format: model.2,
