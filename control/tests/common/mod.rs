@@ -235,16 +235,16 @@ pub fn serve_vtest_rtsp(port: u16, log: &Path) -> Steward {
     server
 }
 
-/// One camera's entry in `/health`.
+/// One camera's entry in `/health` (null while the control plane is not up yet).
 pub fn camera_health(control_port: u16, camera: &str) -> serde_json::Value {
-    let health: serde_json::Value = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/health")).unwrap().json().unwrap();
-    health["cameras"][camera].clone()
+    let health = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/health")).and_then(|r| r.json::<serde_json::Value>());
+    health.map(|h| h["cameras"][camera].clone()).unwrap_or_default()
 }
 
 /// The value of a Prometheus sample `name{labels}` from `/metrics` (0 when absent).
 pub fn metric(control_port: u16, name: &str, labels: &str) -> f64 {
     let text = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/metrics")).unwrap().text().unwrap();
-    let key = format!("{name}{{{labels}}} ");
+    let key = if labels.is_empty() { format!("{name} ") } else { format!("{name}{{{labels}}} ") };
     text.lines().find_map(|l| l.strip_prefix(&key)).map_or(0.0, |v| v.trim().parse().unwrap())
 }
 
