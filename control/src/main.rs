@@ -3,6 +3,7 @@
 //! config or arguments, 3 undelivered records after `--drain-timeout`.
 
 mod app;
+mod bench;
 mod commands;
 mod receive;
 mod serve_rtsp;
@@ -77,6 +78,38 @@ enum Command {
         #[arg(long, default_value = "received")]
         dir: PathBuf,
     },
+    /// Measure how many cameras this box can watch: decode-only and inference-only limits,
+    /// Steward end to end (decode all / key frames) and a Python reference, side by side.
+    Bench {
+        /// Camera streams (1080p H.264, 25 fps) to run at once.
+        #[arg(long, default_value_t = 16)]
+        streams: usize,
+        /// Analysed frames per second each stream must hold.
+        #[arg(long, default_value_t = 1.0)]
+        analysis_fps: f64,
+        /// Frames between key frames in the synthetic streams.
+        #[arg(long, default_value_t = 50)]
+        gop: u32,
+        /// Seconds measured per end-to-end run (after the warm-up).
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 6.0)]
+        warmup: f64,
+        /// Runs each end-to-end search may add to find the most streams that hold the rate.
+        #[arg(long, default_value_t = 3)]
+        search_runs: usize,
+        /// Footage cache and run folders.
+        #[arg(long, default_value = "/tmp/steward-bench")]
+        work: PathBuf,
+        /// Python with onnxruntime + OpenCV for the reference (default: vendor/bench-venv).
+        #[arg(long)]
+        python: Option<PathBuf>,
+        #[arg(long)]
+        skip_python: bool,
+        /// Also write every measurement as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
     /// Play recorded MP4 files as live RTSP cameras (each client from the start, in real time):
     /// for commissioning without a camera, benchmarks and tests.
     ServeRtsp {
@@ -120,6 +153,30 @@ fn main() -> ExitCode {
         Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
         Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir),
         Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
+        Command::Bench { streams, analysis_fps, gop, seconds, warmup, search_runs, work, python, skip_python, json } => {
+            let options = bench::BenchOptions {
+                streams,
+                analysis_fps,
+                gop,
+                warmup: std::time::Duration::from_secs_f64(warmup),
+                measure: std::time::Duration::from_secs_f64(seconds),
+                search_runs,
+                work,
+                python,
+                skip_python,
+                json,
+            };
+            match bench::run_bench(&options) {
+                Ok(report) => {
+                    print!("{}", bench::render(&report));
+                    0
+                }
+                Err(message) => {
+                    eprintln!("steward bench: {message}");
+                    1
+                }
+            }
+        }
         Command::ServeRtsp { address, port, codec, mounts } => match serve_rtsp::serve(&address, port, &mounts, codec) {
             Ok(()) => 0,
             Err(message) => {

@@ -107,6 +107,9 @@ impl Default for Privacy {
     }
 }
 
+/// ONNX Runtime threads for one inference unless `[model] threads` says otherwise.
+pub const DEFAULT_MODEL_THREADS: usize = 2;
+
 #[derive(Debug, Clone)]
 pub struct ModelRef {
     /// The model manifest (`models/NAME.toml`); `None` means the bundled default, found at start.

@@ -126,7 +126,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
             }
         };
         let model = raw.model.as_ref();
-        let threads = whole("threads", model.and_then(|m| m.threads), 2, 1..=64, "threads") as usize;
+        let threads = whole("threads", model.and_then(|m| m.threads), DEFAULT_MODEL_THREADS as i64, 1..=64, "threads") as usize;
         let max_batch = whole("max_batch", model.and_then(|m| m.max_batch), 4, 1..=64, "frames") as usize;
         let max_wait = Duration::from_millis(whole("max_wait_ms", model.and_then(|m| m.max_wait_ms), 20, 0..=1000, "milliseconds"));
         ModelRef { manifest, threads, max_batch, max_wait }
