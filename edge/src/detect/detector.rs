@@ -82,6 +82,11 @@ impl Detector {
             .map_err(|e| load_error(e.to_string()))?
             .with_inter_threads(1)
             .map_err(|e| load_error(e.to_string()))?
+            // Idle ONNX Runtime threads sleep instead of spinning: the same cores decode video.
+            // Measured end to end (10 cameras of 1080p25, 2 cores): 1.99 → 1.70 cores, and the
+            // cameras went from falling behind to holding 1.00 fps.
+            .with_intra_op_spinning(false)
+            .map_err(|e| load_error(e.to_string()))?
             .commit_from_file(&model_path)
             .map_err(|e| load_error(e.to_string()))?;
         let heads = match_heads(&session, &manifest)?;
