@@ -98,6 +98,10 @@ enum Command {
         /// Runs each end-to-end search may add to find the most streams that hold the rate.
         #[arg(long, default_value_t = 3)]
         search_runs: usize,
+        /// The most streams a search may try when every stream holds at --streams
+        /// (default: 4 × --streams).
+        #[arg(long)]
+        max_streams: Option<usize>,
         /// Footage cache and run folders.
         #[arg(long, default_value = "/tmp/steward-bench")]
         work: PathBuf,
@@ -153,7 +157,7 @@ fn main() -> ExitCode {
         Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
         Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir),
         Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
-        Command::Bench { streams, analysis_fps, gop, seconds, warmup, search_runs, work, python, skip_python, json } => {
+        Command::Bench { streams, analysis_fps, gop, seconds, warmup, search_runs, max_streams, work, python, skip_python, json } => {
             let options = bench::BenchOptions {
                 streams,
                 analysis_fps,
@@ -161,6 +165,7 @@ fn main() -> ExitCode {
                 warmup: std::time::Duration::from_secs_f64(warmup),
                 measure: std::time::Duration::from_secs_f64(seconds),
                 search_runs,
+                max_streams: max_streams.unwrap_or(4 * streams).max(streams),
                 work,
                 python,
                 skip_python,

@@ -197,9 +197,10 @@ impl PythonRun<'_> {
     }
 }
 
-/// The most streams (up to the first run's count) that hold `target`: the first run decides
-/// whether a search is needed, its total analysed rate gives the first guess, then bisection
-/// for at most `budget` more runs.
+/// The most streams that hold `target`, up to `max_streams`: the first run (at the requested
+/// count) gives a first guess — from its total analysed rate when it fell short, from its CPU
+/// use when it held — then the search bisects (or doubles, while everything holds) for at most
+/// `budget` more runs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Held {
     /// Streams that held their rate.
@@ -209,30 +210,42 @@ pub struct Held {
     pub runs: Vec<StreamRun>,
 }
 
-pub fn max_held(first: StreamRun, target: f64, budget: usize, progress: &Progress, mut run: impl FnMut(usize) -> Result<StreamRun, String>) -> Result<Held, String> {
+pub fn max_held(
+    first: StreamRun,
+    target: f64,
+    budget: usize,
+    max_streams: usize,
+    progress: &Progress,
+    mut run: impl FnMut(usize) -> Result<StreamRun, String>,
+) -> Result<Held, String> {
     let n = first.streams;
-    if first.holds(target) {
-        return Ok(Held { streams: n, fails_at: None, runs: vec![first] });
-    }
-    let (mut held, mut fails) = (0usize, n);
-    let mut probe = ((first.fps.iter().sum::<f64>() / target) * 0.95).floor() as usize;
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+    let (mut held, mut fails) = if first.holds(target) { (n, None) } else { (0, Some(n)) };
+    let mut probe = match fails {
+        None => (n as f64 * 0.9 * cores / first.cpu_cores.max(1e-3)).floor() as usize,
+        Some(_) => ((first.fps.iter().sum::<f64>() / target) * 0.95).floor() as usize,
+    };
     let mut runs = vec![first];
     for _ in 0..budget {
-        if fails - held <= 1 {
+        let above = fails.unwrap_or(max_streams + 1);
+        if above <= held + 1 {
             break;
         }
-        probe = probe.clamp(held + 1, fails - 1);
+        probe = probe.clamp(held + 1, above - 1);
         let result = run(probe)?;
         if result.holds(target) {
             held = probe;
         } else {
-            fails = probe;
+            fails = Some(probe);
         }
         runs.push(result);
-        probe = (held + fails).div_ceil(2);
+        probe = match fails {
+            Some(fails) => (held + fails).div_ceil(2),
+            None => (held * 2).min(max_streams),
+        };
         progress.tick();
     }
-    Ok(Held { streams: held, fails_at: Some(fails), runs })
+    Ok(Held { streams: held, fails_at: fails, runs })
 }
 
 /// The value of `name{labels}` in Prometheus text (0 when absent).
@@ -301,4 +314,49 @@ pub fn find_reference(roots: &[PathBuf], python: Option<PathBuf>) -> Option<(Pat
         let python = python.clone().unwrap_or_else(|| root.join("vendor/bench-venv/bin/python"));
         (script.is_file() && python.is_file()).then_some((python, script))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box that can analyse `capacity` frames a second in all, at `cost` cores per stream.
+    fn simulated(capacity: f64, cost: f64) -> impl Fn(usize) -> StreamRun {
+        move |streams| StreamRun {
+            streams,
+            fps: vec![(capacity / streams as f64).min(1.0); streams],
+            cpu_cores: (cost * streams as f64).min(2.0),
+            peak_rss_bytes: 0,
+            dropped_per_s: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_search_finds_the_capacity_below_the_requested_count() {
+        let run = simulated(11.4, 0.17);
+        let progress = Progress::new(1.0);
+        let held = max_held(run(16), 1.0, 10, 64, &progress, |n| Ok(run(n))).unwrap();
+        // 12 streams get 0.95 fps each (holds), 13 get 0.88 (does not).
+        assert_eq!((held.streams, held.fails_at), (12, Some(13)));
+        assert!(held.runs.len() <= 4, "the first guess is close: {} runs", held.runs.len());
+    }
+
+    #[test]
+    fn the_search_goes_above_the_requested_count_when_everything_holds() {
+        let run = simulated(40.0, 0.045);
+        let progress = Progress::new(1.0);
+        let held = max_held(run(16), 1.0, 10, 64, &progress, |n| Ok(run(n))).unwrap();
+        // 44 streams get 0.91 fps each, 45 get 0.89.
+        assert_eq!((held.streams, held.fails_at), (44, Some(45)));
+        let capped = max_held(run(16), 1.0, 10, 24, &progress, |n| Ok(run(n))).unwrap();
+        assert_eq!((capped.streams, capped.fails_at), (24, None), "never more than max_streams");
+    }
+
+    #[test]
+    fn a_stream_holds_at_ninety_percent_of_its_target() {
+        let run = |fps: Vec<f64>| StreamRun { streams: fps.len(), fps, cpu_cores: 0.0, peak_rss_bytes: 0, dropped_per_s: 0.0 };
+        assert!(run(vec![0.9, 1.0]).holds(1.0));
+        assert!(!run(vec![0.89, 1.0]).holds(1.0));
+        assert!(run(vec![0.46]).holds(0.5));
+    }
 }

@@ -31,6 +31,8 @@ pub struct BenchOptions {
     pub measure: Duration,
     /// Extra runs each end-to-end search may take after the run at `streams`.
     pub search_runs: usize,
+    /// The most streams a search may try.
+    pub max_streams: usize,
     pub work: PathBuf,
     pub python: Option<PathBuf>,
     pub skip_python: bool,
@@ -109,7 +111,7 @@ pub fn run_bench(options: &BenchOptions) -> Result<Report, String> {
     let search = |label: &str, target: f64, run: &dyn Fn(usize, &Progress) -> Result<StreamRun, String>| -> Result<Held, String> {
         progress.phase(&format!("{label}, {n} streams"));
         let first = run(n, &progress)?;
-        max_held(first, target, options.search_runs, &progress, |count| {
+        max_held(first, target, options.search_runs, options.max_streams, &progress, |count| {
             progress.extend(window.run_seconds());
             progress.phase(&format!("{label}, {count} streams"));
             run(count, &progress)

@@ -29,7 +29,8 @@ fn onnxruntime_library() -> String {
 
 fn held(h: &Held) -> String {
     match h.fails_at {
-        None => format!("≥ {}", h.streams),
+        None if h.runs.len() == 1 => format!("≥ {}", h.streams),
+        None => format!("≥ {} (max)", h.streams),
         Some(fails) => format!("{} (not {fails})", h.streams),
     }
 }
@@ -99,6 +100,6 @@ pub fn render(report: &Report) -> String {
             ratio(held, python_held)
         );
     }
-    let _ = writeln!(out, "\"≥ N\": every stream held at N, the most this run tried; \"(not M)\": M streams did not hold. Per-run details: --json.");
+    let _ = writeln!(out, "\"≥ N\": every count tried held, N the most tried (--max-streams); \"(not M)\": M streams did not hold. Per-run details: --json.");
     out
 }
