@@ -1,7 +1,7 @@
 # Steward — two commands on a fresh Debian 12 box (as root, or with sudo available):
 #   make demo   installs what is missing, builds, runs the appliance on the bundled footage
 #   make test   the same set-up, then the whole test suite
-.PHONY: all deps apt-deps onnxruntime build test demo check-config bench-venv clean-vendor
+.PHONY: all deps apt-deps onnxruntime build test demo check-config bench bench-venv clean-vendor
 
 ORT_VERSION  ?= 1.31.1
 ARCH         := $(shell uname -m)
@@ -51,6 +51,10 @@ demo: build
 
 check-config:
 	./target/release/steward check-config $(CONFIG)
+
+# Capacity of this box against its limits and the Python reference (BENCHMARKS.md). ARGS="--gop 25" etc.
+bench: build bench-venv
+	./target/release/steward bench --streams 16 $(ARGS)
 
 # The Python reference loop `steward bench` compares against (bench/README.md): OpenCV + ONNX Runtime
 # from PyPI in a venv of their own, made once (stamp file; again only if bench/requirements.txt changes).

@@ -199,8 +199,8 @@ impl PythonRun<'_> {
 
 /// The most streams that hold `target`, up to `max_streams`: the first run (at the requested
 /// count) gives a first guess — from its total analysed rate when it fell short, from its CPU
-/// use when it held — then the search bisects (or doubles, while everything holds) for at most
-/// `budget` more runs.
+/// use when it held — then the search bisects (or steps up by a quarter, while everything
+/// holds) for at most `budget` more runs.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Held {
     /// Streams that held their rate.
@@ -241,7 +241,8 @@ pub fn max_held(
         runs.push(result);
         probe = match fails {
             Some(fails) => (held + fails).div_ceil(2),
-            None => (held * 2).min(max_streams),
+            // The CPU-based guess is close: step up by a quarter rather than doubling.
+            None => (held + (held / 4).max(1)).min(max_streams),
         };
         progress.tick();
     }
