@@ -177,6 +177,19 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn batching_and_reconnect_settings_have_defaults_and_located_limits() {
+        let config = load_str(GOOD, "good.toml", Path::new("/")).unwrap();
+        assert_eq!((config.model.max_batch, config.model.max_wait), (4, std::time::Duration::from_millis(20)));
+        assert_eq!(config.cameras[0].retry_max_s, 4.0);
+        let bad = format!("{}\n[model]\nmax_batch = 0\nmax_wait_ms = 5000\n", GOOD.replace("analysis_fps = 2.0", "analysis_fps = 2.0\nretry_max_s = 0.5"));
+        let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err().to_string();
+        assert!(errors.contains("max_batch = 0: expected 1 to 64 frames"), "{errors}");
+        assert!(errors.contains("max_wait_ms = 5000: expected 0 to 1000 milliseconds"), "{errors}");
+        assert!(errors.contains("1 to 3600 seconds"), "{errors}");
+        assert_eq!(errors.lines().filter(|l| l.starts_with("bad.toml:")).count(), 3, "{errors}");
+    }
+
+    #[test]
     fn a_wrong_type_names_its_place() {
         let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = \"fast\"");
         let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();
