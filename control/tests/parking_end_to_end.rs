@@ -228,15 +228,24 @@ fn keyframe_decoding_analyses_a_fraction_of_the_frames_and_finds_the_same_two_ve
     let dir = scratch("keyframes");
     let receiver = Receiver::start(0);
     let camera = kerb_camera("cam-kf", &format!("file://{}", footage().display()), 20).replace("analysis_fps = 2.0\n", "analysis_fps = 2.0\ndecode = \"keyframes\"\n");
+    // A second camera analysing one frame every 4 s: every other key frame never reaches the
+    // decoder. No zones: it only shows the decode count.
+    let camera = format!("{camera}\n[[camera]]\nid = \"cam-slow\"\nurl = \"file://{}\"\nanalysis_fps = 0.25\ndecode = \"keyframes\"\n", footage().display());
     let config_path = dir.join("steward.toml");
     std::fs::write(&config_path, config(&dir.join("state"), free_port(), &receiver.url(), &camera)).unwrap();
     let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap(), "--exit-when-done", "--drain-timeout", "30"], &dir.join("steward.log"));
     assert_eq!(steward.wait(Duration::from_secs(240)), 0, "log:\n{}", steward.log_text());
     assert_eq!(receiver.all().len(), 2, "{:#?}", receiver.all());
-    // vtest has a key frame every 20 frames (2 s): 40 of its 795 frames are decoded.
+    // vtest has a key frame every 20 frames (2 s): 40 of its 795 frames are decoded and analysed
+    // at 2 fps; at 0.25 fps only every other key frame is decoded.
     let log = steward.log_text();
-    let line = log.lines().find(|l| l.contains("file source ended")).unwrap_or_else(|| panic!("{log}"));
-    let frames: u64 = line.split("frames=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!((35..=45).contains(&frames), "{frames} frames analysed: {line}");
+    let ended = |camera: &str, field: &str| -> u64 {
+        let line = log.lines().find(|l| l.contains("file source ended") && l.contains(camera)).unwrap_or_else(|| panic!("{log}"));
+        line.split(&format!(" {field}=")).nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+    };
+    assert!((35..=45).contains(&ended("cam-kf", "frames")), "{log}");
+    assert!((35..=45).contains(&ended("cam-kf", "keyframes_decoded")), "{log}");
+    assert!((17..=23).contains(&ended("cam-slow", "keyframes_decoded")), "{log}");
+    assert!((17..=23).contains(&ended("cam-slow", "frames")), "{log}");
     receiver.stop();
 }

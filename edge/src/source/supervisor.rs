@@ -106,7 +106,8 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
                 backoff = source.backoff_min;
             }
             Ok(RunEnd::Eos) => {
-                tracing::info!(camera = %camera_id, frames = clock.frames, "file source ended");
+                let keyframes_decoded = clock.keyframes_decoded.load(Ordering::Relaxed);
+                tracing::info!(camera = %camera_id, frames = clock.frames, keyframes_decoded, "file source ended");
                 enter(&source, CameraState::Ended, None);
                 return SourceExit::Ended;
             }
@@ -140,6 +141,32 @@ pub fn run_camera(source: CameraSource) -> SourceExit {
     }
 }
 
+/// Lets through `pad` only the key frames the analysis rate will use: one at least 0.9 of an
+/// analysis interval after the last one let through (each key frame decodes on its own, so the
+/// others can be dropped before the decoder). Decoding then follows the analysis rate even when
+/// the camera sends key frames more often.
+fn thin_keyframes(pad: &gst::Pad, analysis_fps: f64, passed: Arc<std::sync::atomic::AtomicU64>) {
+    let spacing = gst::ClockTime::from_nseconds((0.9e9 / analysis_fps) as u64);
+    // The PTS of the last key frame let through (the probe runs on one streaming thread).
+    let last_kept = std::sync::Mutex::new(None::<gst::ClockTime>);
+    pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        let pts = info.buffer().and_then(|b| b.pts());
+        let mut last_kept = last_kept.lock().unwrap_or_else(|p| p.into_inner());
+        let keep = match (pts, *last_kept) {
+            (Some(pts), Some(last)) => pts < last || pts >= last + spacing,
+            _ => true,
+        };
+        if !keep {
+            return gst::PadProbeReturn::Drop;
+        }
+        if pts.is_some() {
+            *last_kept = pts;
+        }
+        passed.fetch_add(1, Ordering::Relaxed);
+        gst::PadProbeReturn::Ok
+    });
+}
+
 fn enter(source: &CameraSource, state: CameraState, error: Option<String>) {
     source.health.set_state(&source.camera.id, state, error);
     source.telemetry.set_camera_state(&source.camera.id, state.as_str());
@@ -154,11 +181,13 @@ struct MediaClock {
     offset: Duration,
     last: Option<Duration>,
     frames: u64,
+    /// Key frames handed to the decoder (key-frame mode), over every run.
+    keyframes_decoded: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl MediaClock {
     fn new(is_file: bool) -> Self {
-        MediaClock { is_file, started: Instant::now(), started_wall: Utc::now(), offset: Duration::ZERO, last: None, frames: 0 }
+        MediaClock { is_file, started: Instant::now(), started_wall: Utc::now(), offset: Duration::ZERO, last: None, frames: 0, keyframes_decoded: Default::default() }
     }
     /// The next run continues just after the last frame.
     fn next_run(&mut self) {
@@ -219,6 +248,9 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<Clip
             }
             None
         });
+    }
+    if let Some(keyframes) = pipeline.0.by_name("keyframes").and_then(|e| e.static_pad("src")) {
+        thin_keyframes(&keyframes, camera.analysis_fps, clock.keyframes_decoded.clone());
     }
     if let Some(clip) = clip {
         clip.reset();

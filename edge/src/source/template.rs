@@ -54,8 +54,9 @@ const SPLIT_ENCODED: &str = concat!(
     r#"encoded-split. ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 ! appsink name=encoded sync=false enable-last-sample=false "#,
     r#"encoded-split. ! queue"#
 );
-/// Drops every frame that is not a key frame before it reaches the decoder.
-const KEYFRAMES_ONLY: &str = "identity drop-buffer-flags=delta-unit";
+/// Drops every frame that is not a key frame before it reaches the decoder. The supervisor also
+/// thins the key frames there to the analysis rate (a probe on `keyframes`).
+const KEYFRAMES_ONLY: &str = "identity name=keyframes drop-buffer-flags=delta-unit";
 const DECODE: &str = r#"decodebin caps="video/x-raw(ANY)""#;
 /// Every (encoded_branch, keyframes_only) combination a head is built for.
 const HEAD_VARIANTS: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
