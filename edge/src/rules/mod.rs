@@ -105,6 +105,8 @@ pub struct ZoneRule {
     schedule: Schedule,
     timezone: chrono_tz::Tz,
     sun: Option<SunPosition>,
+    /// Frames on which the rule panicked so far.
+    failures: u32,
 }
 
 /// What a zone rule concluded from one frame.
@@ -137,13 +139,28 @@ impl ZoneRule {
             schedule: config.schedule.clone(),
             timezone: site.timezone,
             sun: site.position.map(|(lat, lon)| SunPosition { lat, lon }),
+            failures: 0,
         })
     }
 
     /// Rules keep observing outside their schedule (so what stands there keeps its history),
     /// but judge nothing there.
+    ///
+    /// A rule that panics on a frame (a bug meeting odd input) leaves that frame unjudged — no
+    /// incident opens or resolves on it — and is logged; the box and every other rule go on.
     pub fn evaluate(&mut self, observation: &Observation<'_>) -> Judgement {
-        let candidates = self.rule.observe(observation);
+        let observed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.rule.observe(observation)));
+        let candidates = match observed {
+            Ok(candidates) => candidates,
+            Err(panic) => {
+                self.failures += 1;
+                let message = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+                if self.failures <= 3 || self.failures.is_power_of_two() {
+                    tracing::error!(camera = observation.camera, zone = %self.zone_id, kind = %self.kind, failures = self.failures, %message, "rule failed on a frame; the frame is not judged");
+                }
+                return Judgement { judged: false, present: Vec::new(), sightings: Vec::new() };
+            }
+        };
         let sightings = candidates.iter().filter(|c| c.seen).map(|c| c.bbox).collect();
         let present = self.dwell.pass(candidates, observation);
         if !self.schedule.is_active(observation.wall_time, self.timezone, self.sun) {
@@ -156,4 +173,49 @@ impl ZoneRule {
 /// Every rule of every zone of a camera.
 pub fn zone_rules(site: &Site, zones: &[Zone]) -> Result<Vec<ZoneRule>, ExposedWasteError> {
     zones.iter().flat_map(|zone| zone.rules.iter().map(move |rule| ZoneRule::new(site, zone, rule))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics on every other frame; otherwise reports one candidate there since t = 0.
+    struct Flaky {
+        frames: u32,
+    }
+
+    impl Rule for Flaky {
+        fn kind(&self) -> ViolationKind {
+            ViolationKind::IllegalParking
+        }
+        fn observe(&mut self, _: &Observation<'_>) -> Vec<Candidate> {
+            self.frames += 1;
+            assert!(self.frames % 2 == 1, "odd input on frame {}", self.frames);
+            vec![Candidate { key: 1, since: Duration::ZERO, bbox: BBox { x1: 0.1, y1: 0.1, x2: 0.2, y2: 0.2 }, objects: Vec::new(), seen: true }]
+        }
+    }
+
+    #[test]
+    fn a_rule_that_panics_leaves_the_frame_unjudged_and_keeps_working() {
+        let mut rule = ZoneRule {
+            zone_id: "z".into(),
+            kind: ViolationKind::IllegalParking,
+            lifecycle: LifecycleParams::default(),
+            rule: Box::new(Flaky { frames: 0 }),
+            dwell: DwellGate::new(Duration::from_secs(2)),
+            schedule: Schedule::always(),
+            timezone: chrono_tz::Asia::Shanghai,
+            sun: None,
+            failures: 0,
+        };
+        let image = Arc::new(RgbImage::new(4, 4));
+        let mut judged = Vec::new();
+        for t in 0..6 {
+            let observation = Observation { camera: "cam", media_time: Duration::from_secs(t), wall_time: Utc::now(), detections: &[], image: &image };
+            let judgement = rule.evaluate(&observation);
+            judged.push((judgement.judged, judgement.present.len()));
+        }
+        assert_eq!(judged, [(true, 0), (false, 0), (true, 1), (false, 0), (true, 1), (false, 0)]);
+        assert_eq!(rule.failures, 3);
+    }
 }
