@@ -100,7 +100,14 @@ pub fn snapshot(config_path: &Path, camera_id: &str, out: &Path) -> u8 {
         eprintln!("steward snapshot: no camera `{camera_id}` in {} (cameras: {})", config_path.display(), known.join(", "));
         return EXIT_BAD_CONFIG;
     };
-    let picture = match steward_edge::source::grab_frame(&camera.url, Duration::from_secs(20)) {
+    let template = match steward_edge::source::PipelineTemplate::for_platform(config.device.platform) {
+        Ok(template) => template,
+        Err(error) => {
+            eprintln!("steward snapshot: {error}");
+            return EXIT_START_FAILED;
+        }
+    };
+    let picture = match steward_edge::source::grab_frame(&camera.url, &template, Duration::from_secs(20)) {
         Ok(picture) => picture,
         Err(error) => {
             eprintln!("steward snapshot: {error}");

@@ -10,6 +10,7 @@ use gstreamer_video::VideoInfo;
 use image::RgbImage;
 
 use super::supervisor::packed_pixels;
+use super::template::{PipelineTemplate, TemplateParams};
 use crate::config::CameraUrl;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,18 +25,25 @@ pub enum SnapshotError {
     Timeout { url: String, seconds: u64 },
 }
 
-/// Grabs the first decoded frame of `url` as RGB.
-pub fn grab_frame(url: &CameraUrl, timeout: Duration) -> Result<RgbImage, SnapshotError> {
+/// Grabs the first decoded frame of `url` as RGB, decoded the way the camera's pipeline
+/// `template` (the box's platform) decodes it: the `full` branch of the same pipeline.
+pub fn grab_frame(url: &CameraUrl, template: &PipelineTemplate, timeout: Duration) -> Result<RgbImage, SnapshotError> {
     gst::init().map_err(|e| SnapshotError::Init(e.to_string()))?;
-    let description = format!(
-        "uridecodebin uri=\"{}\" expose-all-streams=false caps=\"video/x-raw(ANY)\" ! videoconvert ! video/x-raw,format=RGB ! appsink name=still sync=false max-buffers=1",
-        url.expose().replace('"', "%22")
-    );
+    let description = template.render(&TemplateParams {
+        uri: url.expose(),
+        fps: 5.0,
+        width: 416,
+        height: 416,
+        format: "RGB",
+        sync: false,
+        encoded_branch: false,
+        keyframes_only: false,
+    });
     let pipeline = gst::parse::launch(&description)
         .map_err(|e| SnapshotError::Pipeline(e.to_string()))?
         .downcast::<gst::Pipeline>()
         .map_err(|_| SnapshotError::Pipeline("not a pipeline".into()))?;
-    let sink = pipeline.by_name("still").and_then(|e| e.downcast::<AppSink>().ok()).ok_or_else(|| SnapshotError::Pipeline("no appsink".into()))?;
+    let sink = pipeline.by_name("full").and_then(|e| e.downcast::<AppSink>().ok()).ok_or_else(|| SnapshotError::Pipeline("no appsink".into()))?;
     let camera_error = |message: String| SnapshotError::Camera { url: url.redacted(), message };
     let result = (|| {
         pipeline.set_state(gst::State::Playing).map_err(|e| camera_error(e.to_string()))?;
