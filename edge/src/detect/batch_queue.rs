@@ -33,6 +33,8 @@ struct State<T> {
     next_lane: usize,
     queued: usize,
     producers: usize,
+    /// The detector's end was dropped: nothing will be taken any more.
+    consumer_gone: bool,
 }
 
 struct Shared<T> {
@@ -64,7 +66,7 @@ pub struct Producer<T> {
 impl<T> BatchQueue<T> {
     pub fn new(policy: BatchPolicy) -> Self {
         let policy = BatchPolicy { lane_capacity: policy.lane_capacity.max(1), max_batch: policy.max_batch.max(1), ..policy };
-        let state = State { lanes: Vec::new(), next_lane: 0, queued: 0, producers: 0 };
+        let state = State { lanes: Vec::new(), next_lane: 0, queued: 0, producers: 0, consumer_gone: false };
         BatchQueue { shared: Arc::new(Shared { policy, state: Mutex::new(state), arrived: Condvar::new(), taken: Condvar::new() }) }
     }
 
@@ -117,6 +119,13 @@ impl<T> BatchQueue<T> {
     }
 }
 
+impl<T> Drop for BatchQueue<T> {
+    fn drop(&mut self) {
+        self.shared.lock().consumer_gone = true;
+        self.shared.taken.notify_all();
+    }
+}
+
 /// Up to `max` items, one per non-empty lane per turn, starting at `next_lane`.
 fn take_round_robin<T>(state: &mut State<T>, max: usize) -> Vec<T> {
     let lanes = state.lanes.len();
@@ -139,6 +148,11 @@ fn take_round_robin<T>(state: &mut State<T>, max: usize) -> Vec<T> {
 }
 
 impl<T> Producer<T> {
+    /// True once the detector's end is gone (its thread ended): nothing pushed will be used.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().consumer_gone
+    }
+
     /// Queues `item`, waiting up to `timeout` for room in this camera's lane; gives it back
     /// if there was none (the caller checks for shutdown and tries again).
     pub fn push_wait(&self, item: T, timeout: Duration) -> Result<(), T> {
@@ -146,6 +160,9 @@ impl<T> Producer<T> {
         let deadline = Instant::now() + timeout;
         let mut state = self.shared.lock();
         while state.lanes[self.lane].items.len() >= capacity {
+            if state.consumer_gone {
+                return Err(item);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(item);
@@ -264,6 +281,19 @@ mod tests {
         }
         drop(cam);
         assert_eq!(consumer.join().unwrap(), (1..=50).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn producers_learn_when_the_detector_is_gone() {
+        let queue = BatchQueue::new(policy(1, 1, 0));
+        let cam = queue.producer("a");
+        cam.push_drop_oldest(1);
+        assert!(!cam.is_closed());
+        drop(queue);
+        assert!(cam.is_closed());
+        let started = Instant::now();
+        assert_eq!(cam.push_wait(2, Duration::from_secs(5)), Err(2));
+        assert!(started.elapsed() < Duration::from_secs(1), "no waiting for room that will never come");
     }
 
     #[test]

@@ -307,12 +307,16 @@ fn play_once(source: &CameraSource, camera_id: &Arc<str>, clip: Option<&Arc<Clip
 /// cameras cannot wait, so when the lane is full its oldest frame is dropped (and counted) to
 /// keep the newest. Returns false when shutdown was requested meanwhile.
 fn deliver(source: &CameraSource, frame: Frame, is_file: bool) -> bool {
+    if source.frames.is_closed() {
+        tracing::error!(camera = %source.camera.id, "the detector has stopped; camera stops");
+        return false;
+    }
     if is_file {
         let mut frame = frame;
         loop {
             match source.frames.push_wait(frame, Duration::from_millis(200)) {
                 Ok(()) => return true,
-                Err(back) if source.stop.load(Ordering::Relaxed) => {
+                Err(back) if source.stop.load(Ordering::Relaxed) || source.frames.is_closed() => {
                     drop(back);
                     return false;
                 }
