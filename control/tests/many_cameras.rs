@@ -64,6 +64,9 @@ fn eight_keyframe_cameras_hold_one_frame_a_second_for_a_minute() {
 
     for (id, rate) in ids.iter().zip(&rates) {
         assert!((0.9..=1.1).contains(rate), "{id} analysed {rate:.3} fps, wanted 1 ± 10 %");
+        let health = camera_health(control_port, id);
+        let fps = health["fps"].as_f64().unwrap();
+        assert!((0.8..=1.2).contains(&fps), "{id}: /health says {fps} fps over its 10 s window: {health}");
     }
     assert!(!steward.log_text().contains("panicked"));
     steward.signal("TERM");

@@ -1,7 +1,8 @@
 //! Camera health: what each camera is doing now, readable by the control plane and `/metrics`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -39,7 +40,15 @@ pub struct CameraHealth {
     pub last_frame_at: Option<DateTime<Utc>>,
     pub restarts: u64,
     pub last_error: Option<String>,
+    /// Frames handed to analysis per second, over the last [`FPS_WINDOW`].
+    pub fps: f64,
+    /// When the frames of the last [`FPS_WINDOW`] arrived.
+    #[serde(skip)]
+    recent: VecDeque<Instant>,
 }
+
+/// The window `CameraHealth::fps` is measured over.
+pub const FPS_WINDOW: Duration = Duration::from_secs(10);
 
 /// Every camera's health, shared between the sources (writers) and readers.
 #[derive(Debug, Clone, Default)]
@@ -47,7 +56,17 @@ pub struct HealthBoard(Arc<RwLock<BTreeMap<String, CameraHealth>>>);
 
 impl HealthBoard {
     pub fn register(&self, camera: &str, url: String) {
-        let health = CameraHealth { state: CameraState::Connecting, since: Utc::now(), url, frames: 0, last_frame_at: None, restarts: 0, last_error: None };
+        let health = CameraHealth {
+            state: CameraState::Connecting,
+            since: Utc::now(),
+            url,
+            frames: 0,
+            last_frame_at: None,
+            restarts: 0,
+            last_error: None,
+            fps: 0.0,
+            recent: VecDeque::new(),
+        };
         self.0.write().expect("health lock").insert(camera.to_string(), health);
     }
 
@@ -70,6 +89,11 @@ impl HealthBoard {
         if let Some(h) = self.0.write().expect("health lock").get_mut(camera) {
             h.frames += 1;
             h.last_frame_at = Some(Utc::now());
+            let now = Instant::now();
+            h.recent.push_back(now);
+            while h.recent.front().is_some_and(|t| now.duration_since(*t) > FPS_WINDOW) {
+                h.recent.pop_front();
+            }
             if h.state != CameraState::Live {
                 h.state = CameraState::Live;
                 h.since = Utc::now();
@@ -78,6 +102,31 @@ impl HealthBoard {
     }
 
     pub fn snapshot(&self) -> BTreeMap<String, CameraHealth> {
-        self.0.read().expect("health lock").clone()
+        let mut cameras = self.0.read().expect("health lock").clone();
+        for health in cameras.values_mut() {
+            let in_window = health.recent.iter().filter(|t| t.elapsed() <= FPS_WINDOW).count();
+            health.fps = in_window as f64 / FPS_WINDOW.as_secs_f64();
+            health.recent.clear();
+        }
+        cameras
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fps_counts_the_frames_of_the_last_window() {
+        let board = HealthBoard::default();
+        board.register("cam", "rtsp://***@host/".into());
+        assert_eq!(board.snapshot()["cam"].fps, 0.0);
+        for _ in 0..5 {
+            board.frame("cam");
+        }
+        let health = &board.snapshot()["cam"];
+        assert_eq!((health.frames, health.fps, health.state), (5, 5.0 / FPS_WINDOW.as_secs_f64(), CameraState::Live));
+        let json = serde_json::to_value(health).unwrap();
+        assert!(json.get("recent").is_none() && json["fps"].is_number(), "{json}");
     }
 }
