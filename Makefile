@@ -13,7 +13,7 @@ SUDO         := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_PACKAGES := pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools \
-	libgstrtspserver-1.0-dev gstreamer1.0-rtsp python3-pip unzip
+	libgstrtspserver-1.0-dev gstreamer1.0-rtsp python3-pip python3-venv unzip
 
 all: build
 
@@ -43,8 +43,11 @@ $(ORT_LIB):
 build: deps
 	cargo build --release --locked
 
-test: build
+# The Python reference `steward bench` compares against is checked too: its decoder must equal
+# the golden outputs, or the comparison would be unfair.
+test: build bench-venv
 	cargo test --release --locked --workspace
+	$(BENCH_VENV)/bin/python bench/reference.py --manifest models/nanodet-m-416-coco.toml --selftest
 
 demo: build
 	./target/release/steward demo
