@@ -29,7 +29,7 @@ impl std::str::FromStr for Mount {
     }
 }
 
-/// The RTP payloader for the file's video, from its extension-independent codec name.
+/// The media factory's launch line: demux `file`, parse and payload its `codec` video as RTP.
 fn launch_line(file: &std::path::Path, codec: Codec) -> String {
     let location = file.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
     let (parse, pay) = match codec {
