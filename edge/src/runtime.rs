@@ -154,10 +154,11 @@ impl Edge {
         let analysis = spawn_analysis(rules, outbox, context, faces, handle.telemetry.clone(), sink_handles, detected_rx);
         let model = detection_input(detector.manifest());
         let queue = BatchQueue::new(BatchPolicy { lane_capacity: 2, max_batch: config.model.max_batch, max_wait: config.model.max_wait });
-        let mut lanes: Vec<Producer<Frame>> = config.cameras.iter().map(|c| queue.producer(&c.id)).collect();
+        // Every lane exists before the detector starts: it ends when the last one is dropped.
+        let lanes: Vec<Producer<Frame>> = config.cameras.iter().map(|c| queue.producer(&c.id)).collect();
         let detection = spawn_detector(detector, queue, detected_tx, handle.telemetry.clone());
         let mut cameras: Vec<JoinHandle<SourceExit>> = Vec::new();
-        for (camera, lane) in config.cameras.iter().zip(lanes.drain(..)) {
+        for (camera, lane) in config.cameras.iter().zip(lanes) {
             handle.health.register(&camera.id, camera.url.redacted());
             let source = CameraSource {
                 camera: camera.clone(),

@@ -190,6 +190,15 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn an_unknown_choice_names_the_two_it_could_be() {
+        let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = 2.0\ndecode = \"some\"\ntransport = \"quic\"\npace = \"slow\"");
+        let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err().to_string();
+        for expected in ["decode `some`: expected `all` or `keyframes`", "transport `quic`: expected `tcp` or `udp`", "pace `slow`: expected `fast` or `realtime`"] {
+            assert!(errors.contains(expected), "{errors}");
+        }
+    }
+
+    #[test]
     fn a_wrong_type_names_its_place() {
         let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = \"fast\"");
         let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();

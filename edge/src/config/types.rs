@@ -82,10 +82,6 @@ impl Platform {
             Platform::Jetson => "jetson",
         }
     }
-
-    pub fn parse(name: &str) -> Option<Platform> {
-        Platform::ALL.into_iter().find(|p| p.as_str() == name)
-    }
 }
 
 impl fmt::Display for Platform {

@@ -34,6 +34,22 @@ impl Problems {
         }
         value.clone()
     }
+    /// One of the named `options`, the first being the default when `value` is absent; an
+    /// unknown name is reported with the choices and gives the default.
+    fn choice<T: Copy>(&mut self, value: Option<&str>, path: TreePath, key: &str, options: &[(&str, T)]) -> T {
+        let default = options[0].1;
+        let Some(name) = value else { return default };
+        if let Some(&(_, chosen)) = options.iter().find(|(n, _)| *n == name) {
+            return chosen;
+        }
+        let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+        let expected = match names.as_slice() {
+            [a, b] => format!("{a} or {b}"),
+            _ => format!("one of {}", names.join(", ")),
+        };
+        self.value(path, format!("{key} `{name}`: expected {expected}"));
+        default
+    }
     /// A number that must lie in `range` (inclusive bounds as given by `check`).
     fn number(&mut self, value: Option<f64>, default: f64, path: TreePath, check: impl Fn(f64) -> bool, expect: &str) -> f64 {
         match value {
@@ -177,14 +193,8 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
 
     let device = {
         let raw_device = raw.device.unwrap_or(RawDevice { id: None, platform: None });
-        let platform = match raw_device.platform.as_deref() {
-            None => Platform::default(),
-            Some(name) => Platform::parse(name).unwrap_or_else(|| {
-                let names = Platform::ALL.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", ");
-                problems.value(root.key("device").key("platform"), format!("platform `{name}`: expected one of {names}"));
-                Platform::default()
-            }),
-        };
+        let platforms = Platform::ALL.map(|p| (p.as_str(), p));
+        let platform = problems.choice(raw_device.platform.as_deref(), root.key("device").key("platform"), "platform", &platforms);
         Device {
             id: raw_device.id.unwrap_or_else(|| site.as_ref().map_or_else(|| "steward".to_string(), |s| s.name.clone())),
             platform,
@@ -235,32 +245,11 @@ fn validate_camera(raw: RawCamera, path: &TreePath, context: &Context<'_>, probl
     });
     let analysis_fps = problems.number(raw.analysis_fps, 1.0, path.key("analysis_fps"), |v| v > 0.0 && v <= 30.0, "more than 0 and at most 30 frames per second");
     let clip_s = raw.clip_s.map(|v| problems.number(Some(v), 0.0, path.key("clip_s"), |v| (2.0..=60.0).contains(&v), "2 to 60 seconds"));
-    let decode = match raw.decode.as_deref() {
-        None | Some("all") => DecodeMode::All,
-        Some("keyframes") => DecodeMode::Keyframes,
-        Some(other) => {
-            problems.value(path.key("decode"), format!("decode `{other}`: expected `all` or `keyframes`"));
-            DecodeMode::All
-        }
-    };
-    let transport = match raw.transport.as_deref() {
-        None | Some("tcp") => Transport::Tcp,
-        Some("udp") => Transport::Udp,
-        Some(other) => {
-            problems.value(path.key("transport"), format!("transport `{other}`: expected `tcp` or `udp`"));
-            Transport::Tcp
-        }
-    };
+    let decode = problems.choice(raw.decode.as_deref(), path.key("decode"), "decode", &[("all", DecodeMode::All), ("keyframes", DecodeMode::Keyframes)]);
+    let transport = problems.choice(raw.transport.as_deref(), path.key("transport"), "transport", &[("tcp", Transport::Tcp), ("udp", Transport::Udp)]);
     let stall_s = problems.number(raw.stall_s, 20.0, path.key("stall_s"), |v| (2.0..=600.0).contains(&v), "2 to 600 seconds");
     let retry_max_s = problems.number(raw.retry_max_s, 4.0, path.key("retry_max_s"), |v| (1.0..=3600.0).contains(&v), "1 to 3600 seconds");
-    let pace = match raw.pace.as_deref() {
-        None | Some("fast") => Pace::Fast,
-        Some("realtime") => Pace::Realtime,
-        Some(other) => {
-            problems.value(path.key("pace"), format!("pace `{other}`: expected `fast` or `realtime`"));
-            Pace::Fast
-        }
-    };
+    let pace = problems.choice(raw.pace.as_deref(), path.key("pace"), "pace", &[("fast", Pace::Fast), ("realtime", Pace::Realtime)]);
     let location = raw.location.and_then(|loc| {
         let lpath = path.key("location");
         let lon = problems.required(&loc.lon, &lpath, "lon");

@@ -31,7 +31,6 @@ struct State<T> {
     lanes: Vec<Lane<T>>,
     /// The lane the next batch starts with.
     next_lane: usize,
-    queued: usize,
     producers: usize,
     /// The detector's end was dropped: nothing will be taken any more.
     consumer_gone: bool,
@@ -44,6 +43,13 @@ struct Shared<T> {
     arrived: Condvar,
     /// Signalled when frames leave.
     taken: Condvar,
+}
+
+impl<T> State<T> {
+    /// Frames waiting in all lanes.
+    fn queued(&self) -> usize {
+        self.lanes.iter().map(|l| l.items.len()).sum()
+    }
 }
 
 impl<T> Shared<T> {
@@ -66,7 +72,7 @@ pub struct Producer<T> {
 impl<T> BatchQueue<T> {
     pub fn new(policy: BatchPolicy) -> Self {
         let policy = BatchPolicy { lane_capacity: policy.lane_capacity.max(1), max_batch: policy.max_batch.max(1), ..policy };
-        let state = State { lanes: Vec::new(), next_lane: 0, queued: 0, producers: 0, consumer_gone: false };
+        let state = State { lanes: Vec::new(), next_lane: 0, producers: 0, consumer_gone: false };
         BatchQueue { shared: Arc::new(Shared { policy, state: Mutex::new(state), arrived: Condvar::new(), taken: Condvar::new() }) }
     }
 
@@ -90,7 +96,7 @@ impl<T> BatchQueue<T> {
 
     /// Frames waiting now.
     pub fn queued(&self) -> usize {
-        self.shared.lock().queued
+        self.shared.lock().queued()
     }
 
     /// The next batch, oldest frames first within a camera and cameras in turn. Blocks until a
@@ -98,14 +104,14 @@ impl<T> BatchQueue<T> {
     pub fn next_batch(&self) -> Option<Vec<T>> {
         let policy = self.shared.policy;
         let mut state = self.shared.lock();
-        while state.queued == 0 {
+        while state.queued() == 0 {
             if state.producers == 0 {
                 return None;
             }
             state = self.shared.arrived.wait(state).unwrap_or_else(|p| p.into_inner());
         }
         let deadline = Instant::now() + policy.max_wait;
-        while state.queued < policy.max_batch && state.producers > 0 {
+        while state.queued() < policy.max_batch && state.producers > 0 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -129,14 +135,13 @@ impl<T> Drop for BatchQueue<T> {
 /// Up to `max` items, one per non-empty lane per turn, starting at `next_lane`.
 fn take_round_robin<T>(state: &mut State<T>, max: usize) -> Vec<T> {
     let lanes = state.lanes.len();
-    let mut batch = Vec::with_capacity(max.min(state.queued));
+    let mut batch = Vec::with_capacity(max.min(state.queued()));
     let mut lane = state.next_lane % lanes.max(1);
     let mut idle_in_a_row = 0;
-    while batch.len() < max && state.queued > 0 && idle_in_a_row < lanes {
+    while batch.len() < max && idle_in_a_row < lanes {
         match state.lanes[lane].items.pop_front() {
             Some(item) => {
                 batch.push(item);
-                state.queued -= 1;
                 idle_in_a_row = 0;
                 state.next_lane = (lane + 1) % lanes;
             }
@@ -177,20 +182,14 @@ impl<T> Producer<T> {
     pub fn push_drop_oldest(&self, item: T) -> Option<T> {
         let capacity = self.shared.policy.lane_capacity;
         let mut state = self.shared.lock();
-        let dropped = match state.lanes[self.lane].items.len() >= capacity {
-            true => {
-                state.queued -= 1;
-                state.lanes[self.lane].items.pop_front()
-            }
-            false => None,
-        };
+        let lane = &mut state.lanes[self.lane].items;
+        let dropped = if lane.len() >= capacity { lane.pop_front() } else { None };
         self.enqueue(state, item);
         dropped
     }
 
     fn enqueue(&self, mut state: MutexGuard<'_, State<T>>, item: T) {
         state.lanes[self.lane].items.push_back(item);
-        state.queued += 1;
         drop(state);
         self.shared.arrived.notify_one();
     }

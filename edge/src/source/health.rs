@@ -106,7 +106,6 @@ impl HealthBoard {
         for health in cameras.values_mut() {
             let in_window = health.recent.iter().filter(|t| t.elapsed() <= FPS_WINDOW).count();
             health.fps = in_window as f64 / FPS_WINDOW.as_secs_f64();
-            health.recent.clear();
         }
         cameras
     }
