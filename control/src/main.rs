@@ -2,7 +2,9 @@
 //! the edge runtime and the control plane. Exit codes: 0 done, 1 failed to start, 2 bad
 //! config or arguments, 3 undelivered records after `--drain-timeout`.
 
+mod api;
 mod app;
+mod auth;
 mod bench;
 mod commands;
 mod receive;
