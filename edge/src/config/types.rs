@@ -118,7 +118,7 @@ pub struct ModelRef {
     pub max_wait: std::time::Duration,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Camera {
     pub id: String,
     pub name: String,
@@ -231,7 +231,7 @@ pub struct Location {
     pub grid_code: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Zone {
     pub id: String,
     pub name: String,
@@ -373,7 +373,7 @@ pub struct CodeOverride {
 }
 
 /// Where incidents go.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Sink {
     Http(HttpSinkConfig),
 }
@@ -386,7 +386,7 @@ impl Sink {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HttpSinkConfig {
     /// Stable name of this sink: its delivery cursor in the outbox is keyed by it.
     pub name: String,

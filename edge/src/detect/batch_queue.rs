@@ -82,16 +82,7 @@ impl<T> BatchQueue<T> {
 
     /// A producer for `key` (a camera), with a lane of its own.
     pub fn producer(&self, key: &str) -> Producer<T> {
-        let mut state = self.shared.lock();
-        state.producers += 1;
-        let lane = match state.lanes.iter().position(|l| &*l.key == key) {
-            Some(lane) => lane,
-            None => {
-                state.lanes.push(Lane { key: Arc::from(key), items: VecDeque::new() });
-                state.lanes.len() - 1
-            }
-        };
-        Producer { shared: self.shared.clone(), lane }
+        add_producer(&self.shared, key)
     }
 
     /// Frames waiting now.
@@ -152,7 +143,27 @@ fn take_round_robin<T>(state: &mut State<T>, max: usize) -> Vec<T> {
     batch
 }
 
+/// A producer with the lane of `key` (made on first use; a returning key gets its old lane).
+fn add_producer<T>(shared: &Arc<Shared<T>>, key: &str) -> Producer<T> {
+    let mut state = shared.lock();
+    state.producers += 1;
+    let lane = match state.lanes.iter().position(|l| &*l.key == key) {
+        Some(lane) => lane,
+        None => {
+            state.lanes.push(Lane { key: Arc::from(key), items: VecDeque::new() });
+            state.lanes.len() - 1
+        }
+    };
+    Producer { shared: shared.clone(), lane }
+}
+
 impl<T> Producer<T> {
+    /// Another producer on the same queue, for `key`: how cameras added while the detector
+    /// runs get their lanes.
+    pub fn sibling(&self, key: &str) -> Producer<T> {
+        add_producer(&self.shared, key)
+    }
+
     /// True once the detector's end is gone (its thread ended): nothing pushed will be used.
     pub fn is_closed(&self) -> bool {
         self.shared.lock().consumer_gone

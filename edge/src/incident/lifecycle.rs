@@ -115,6 +115,13 @@ impl IncidentManager {
         IncidentManager { context, faces, open, cooling: Vec::new(), telemetry }
     }
 
+    /// Takes a changed config's site, cameras and codes for the documents written from now on.
+    pub fn update_context(&mut self, site: Site, cameras: HashMap<String, Camera>, codes: CodeTable) {
+        self.context.site = site;
+        self.context.cameras = cameras;
+        self.context.codes = codes;
+    }
+
     pub fn open_incidents(&self) -> &[OpenIncident] {
         &self.open
     }

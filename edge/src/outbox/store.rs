@@ -35,6 +35,11 @@ impl Outbox {
         Ok(Outbox { conn, path: path.to_path_buf(), sinks })
     }
 
+    /// The sinks that new events are queued for (existing records keep theirs).
+    pub fn set_sinks(&mut self, sinks: Vec<String>) {
+        self.sinks = sinks;
+    }
+
     fn sqlite(&self) -> impl Fn(rusqlite::Error) -> OutboxError + '_ {
         move |source| OutboxError::Sqlite { path: self.path.display().to_string(), source }
     }

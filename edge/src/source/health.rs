@@ -70,6 +70,11 @@ impl HealthBoard {
         self.0.write().expect("health lock").insert(camera.to_string(), health);
     }
 
+    /// Forgets a camera that was removed from the config.
+    pub fn unregister(&self, camera: &str) {
+        self.0.write().expect("health lock").remove(camera);
+    }
+
     pub fn set_state(&self, camera: &str, state: CameraState, error: Option<String>) {
         if let Some(h) = self.0.write().expect("health lock").get_mut(camera) {
             if h.state != state {

@@ -7,24 +7,34 @@
 //!                                                     async sinks ◄── outbox (SQLite) ◄──┘
 //! ```
 
+mod analysis;
+mod cameras;
+mod reload;
+mod sinks;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, bounded};
+use crossbeam_channel::{Sender, bounded};
 use tokio::sync::watch;
 
-use crate::config::{Config, Sink};
-use crate::detect::{BatchPolicy, BatchQueue, Detection, Detector, DetectorError, FaceBlurrer, Manifest, ManifestError, Producer, default_manifest_path};
-use crate::incident::{IncidentContext, IncidentManager, Moment, Scope};
+pub use analysis::{LatestFrame, LatestFrames};
+use analysis::AnalysisStage;
+use cameras::{CameraKit, CameraSet};
+use reload::Reloader;
+pub use sinks::SinkWaker;
+use sinks::SinkSet;
+
+use crate::config::Config;
+use crate::detect::{BatchPolicy, BatchQueue, Detection, Detector, DetectorError, FaceBlurrer, Manifest, ManifestError, default_manifest_path};
+use crate::incident::IncidentContext;
 use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
-use crate::rules::{Observation, ZoneRule, zone_rules};
-use crate::sink::{SinkHandle, run_http_sink};
-use crate::source::{CameraSource, Frame, HealthBoard, PipelineTemplate, SourceExit, TemplateError, run_camera};
-use crate::telemetry::{CameraLabel, CameraReasonLabel, Telemetry};
+use crate::rules::{ZoneRule, zone_rules};
+use crate::source::{Frame, HealthBoard, PipelineTemplate, SourceExit, TemplateError};
+use crate::telemetry::{CameraReasonLabel, Telemetry};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -75,7 +85,16 @@ pub struct EdgeHandle {
     pub health: HealthBoard,
     pub telemetry: Telemetry,
     pub model_name: String,
+    pub model_sha256: String,
     pub started: Instant,
+    /// Every camera's last analysed picture.
+    pub latest: LatestFrames,
+    /// Wakes the sinks (after records were re-queued).
+    pub sinks: SinkWaker,
+    /// The camera pipeline template in use (`steward snapshot`, "test connection").
+    pub template: PipelineTemplate,
+    /// The SQLite outbox.
+    pub database: PathBuf,
 }
 
 /// A configured, ready-to-run edge: model loaded, outbox open.
@@ -84,10 +103,10 @@ pub struct Edge {
     faces: Option<FaceBlurrer>,
     rules: HashMap<String, Vec<ZoneRule>>,
     detector: Detector,
-    template: PipelineTemplate,
     outbox: Outbox,
     context: IncidentContext,
     handle: EdgeHandle,
+    updates: Option<watch::Receiver<Arc<Config>>>,
 }
 
 impl Edge {
@@ -101,7 +120,8 @@ impl Edge {
         let template = PipelineTemplate::for_platform(config.device.platform)?;
         tracing::info!(platform = %config.device.platform, template = template.name, max_batch = config.model.max_batch, model_batch_limit = ?detector.batch_limit(), "camera pipelines and inference");
         let sinks = config.sinks.iter().map(|s| s.name().to_string()).collect();
-        let outbox = Outbox::open(&database_path(&config.storage.dir), sinks)?;
+        let database = database_path(&config.storage.dir);
+        let outbox = Outbox::open(&database, sinks)?;
         let context = IncidentContext {
             site: config.site.clone(),
             device: config.device.clone(),
@@ -120,71 +140,74 @@ impl Edge {
         for camera in &config.cameras {
             rules.insert(camera.id.clone(), zone_rules(&config.site, &camera.zones)?);
         }
-        let handle = EdgeHandle { health: HealthBoard::default(), telemetry: Telemetry::new(), model_name: manifest.name, started: Instant::now() };
-        Ok(Edge { config, faces, rules, detector, template, outbox, context, handle })
+        let handle = EdgeHandle {
+            health: HealthBoard::default(),
+            telemetry: Telemetry::new(),
+            model_name: manifest.name,
+            model_sha256: manifest.sha256,
+            started: Instant::now(),
+            latest: LatestFrames::default(),
+            sinks: SinkWaker::default(),
+            template,
+            database,
+        };
+        Ok(Edge { config, faces, rules, detector, outbox, context, handle, updates: None })
     }
 
     pub fn handle(&self) -> EdgeHandle {
         self.handle.clone()
     }
 
+    /// Follows config changes (from the config store) while running: cameras, zones, sinks,
+    /// site and codes change in place. Not with `exit_when_done`, where the sources are fixed.
+    pub fn follow(mut self, updates: watch::Receiver<Arc<Config>>) -> Edge {
+        self.updates = Some(updates);
+        self
+    }
+
     /// Runs until `shutdown` resolves, or — with `exit_when_done` — until the files have
     /// played and everything is delivered. Must be called inside a Tokio runtime.
     pub async fn run(self, options: RunOptions, shutdown: impl std::future::Future<Output = ()>) -> RunOutcome {
-        let Edge { config, faces, rules, detector, template, outbox, context, handle } = self;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (sink_stop_tx, sink_stop_rx) = watch::channel(false);
-
+        let Edge { config, faces, rules, detector, outbox, context, handle, updates } = self;
+        let database = handle.database.clone();
+        let mut sinks = SinkSet::new(database.clone(), handle.telemetry.clone(), handle.sinks.clone());
         // Sinks first, so records left from a previous run start moving at once.
-        let database = database_path(&config.storage.dir);
-        let mut sink_handles = Vec::new();
-        let mut sink_tasks = Vec::new();
-        for sink in &config.sinks {
-            let sink_handle = SinkHandle::default();
-            sink_handles.push(sink_handle.clone());
-            match sink {
-                Sink::Http(http) => {
-                    sink_tasks.push(tokio::spawn(run_http_sink(http.clone(), database.clone(), handle.telemetry.clone(), sink_handle, sink_stop_rx.clone())));
-                }
-            }
-        }
+        sinks.reconcile(&config.sinks).await;
 
         // Analysis, then detection, then the cameras that feed them.
         let (detected_tx, detected_rx) = bounded::<(Frame, Vec<Detection>)>(4);
-        let analysis = spawn_analysis(rules, outbox, context, faces, handle.telemetry.clone(), sink_handles, detected_rx);
-        let model = detection_input(detector.manifest());
+        let (change_tx, change_rx) = crossbeam_channel::unbounded();
+        let stage = AnalysisStage { rules, outbox, context, faces, telemetry: handle.telemetry.clone(), sinks: sinks.handles(), latest: handle.latest.clone() };
+        let analysis = stage.spawn(detected_rx, change_rx);
         let queue = BatchQueue::new(BatchPolicy { lane_capacity: 2, max_batch: config.model.max_batch, max_wait: config.model.max_wait });
-        // Every lane exists before the detector starts: it ends when the last one is dropped.
-        let lanes: Vec<Producer<Frame>> = config.cameras.iter().map(|c| queue.producer(&c.id)).collect();
+        // The camera set's producer exists before the detector starts: it ends when the last
+        // producer is dropped.
+        let kit = CameraKit {
+            template: handle.template.clone(),
+            model_input: detection_input(detector.manifest()),
+            lanes: queue.producer(KEEPER_LANE),
+            health: handle.health.clone(),
+            telemetry: handle.telemetry.clone(),
+        };
         let detection = spawn_detector(detector, queue, detected_tx, handle.telemetry.clone());
-        let mut cameras: Vec<JoinHandle<SourceExit>> = Vec::new();
-        for (camera, lane) in config.cameras.iter().zip(lanes) {
-            handle.health.register(&camera.id, camera.url.redacted());
-            let source = CameraSource {
-                camera: camera.clone(),
-                template: template.clone(),
-                input_width: model.0,
-                input_height: model.1,
-                input_format: model.2,
-                frames: lane,
-                health: handle.health.clone(),
-                telemetry: handle.telemetry.clone(),
-                stop: stop.clone(),
-                backoff_min: Duration::from_secs(1),
-                backoff_max: Duration::from_secs_f64(camera.retry_max_s),
-            };
-            let name = format!("camera-{}", camera.id);
-            cameras.push(std::thread::Builder::new().name(name).spawn(move || run_camera(source)).expect("spawn camera thread"));
+        let mut camera_set = CameraSet::new(kit);
+        for camera in &config.cameras {
+            camera_set.start(camera);
         }
 
         let all_files = config.cameras.iter().all(|c| c.url.is_file() && !c.looping);
-        let sources_done = tokio::task::spawn_blocking(move || cameras.into_iter().map(|t| t.join().unwrap_or(SourceExit::Stopped)).collect::<Vec<_>>());
         tokio::pin!(shutdown);
-        tokio::pin!(sources_done);
-
         let mut stages = Some((detection, analysis));
-        let outcome = if options.exit_when_done && all_files {
-            tokio::select! {
+        let (outcome, mut sinks) = if options.exit_when_done && all_files {
+            if updates.is_some() {
+                tracing::info!("--exit-when-done: config changes are not followed while the files play");
+            }
+            drop(change_tx);
+            // Dropping the set drops its producer: the detector ends after the last camera.
+            let threads = camera_set.into_threads();
+            let sources_done = tokio::task::spawn_blocking(move || threads.into_iter().map(|t| t.join().unwrap_or(SourceExit::Stopped)).collect::<Vec<_>>());
+            tokio::pin!(sources_done);
+            let outcome = tokio::select! {
                 _ = &mut shutdown => RunOutcome::Stopped,
                 _ = &mut sources_done => {
                     let ended = stages.take();
@@ -195,31 +218,56 @@ impl Edge {
                         outcome = drain(database.clone(), options.drain_timeout) => outcome,
                     }
                 }
-            }
+            };
+            (outcome, sinks)
         } else {
             if options.exit_when_done {
                 tracing::warn!("--exit-when-done applies only when every camera is a file that does not loop; running until stopped");
             }
-            shutdown.await;
-            RunOutcome::Stopped
+            let camera_set = Arc::new(Mutex::new(camera_set));
+            let mut reloader = Reloader { applied: Arc::new(config.clone()), cameras: camera_set.clone(), sinks, analysis: change_tx };
+            match updates {
+                Some(mut updates) => loop {
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        changed = updates.changed() => {
+                            if changed.is_err() {
+                                shutdown.as_mut().await;
+                                break;
+                            }
+                            let next = updates.borrow_and_update().clone();
+                            reloader.apply(next).await;
+                        }
+                    }
+                },
+                None => shutdown.as_mut().await,
+            }
+            // Sources stop within a poll interval; detection ends when their lanes are gone.
+            let threads = {
+                let mut set = camera_set.lock().expect("camera set lock");
+                set.stop_all()
+            };
+            let Reloader { sinks, .. } = reloader;
+            drop(camera_set);
+            let _ = tokio::task::spawn_blocking(move || threads.into_iter().for_each(|t| drop(t.join()))).await;
+            (RunOutcome::Stopped, sinks)
         };
 
-        // Sources stop within a poll interval; detection and analysis then finish what is
-        // queued, so a confirmed violation is written before the process ends.
-        stop.store(true, Ordering::Relaxed);
+        // Detection and analysis finish what is queued, so a confirmed violation is written
+        // before the process ends.
         if let Some(running) = stages.take() {
             let joined = tokio::task::spawn_blocking(move || join_stages(Some(running)));
             if tokio::time::timeout(Duration::from_secs(15), joined).await.is_err() {
                 tracing::warn!("analysis did not finish within 15 s of shutdown");
             }
         }
-        let _ = sink_stop_tx.send(true);
-        for task in sink_tasks {
-            let _ = task.await;
-        }
+        sinks.stop_all().await;
         outcome
     }
 }
+
+/// The lane key of the camera set's own producer (no camera can have this id).
+const KEEPER_LANE: &str = "\u{0}cameras";
 
 /// Model input width, height and channel order for the pipeline template.
 fn detection_input(manifest: &Manifest) -> (u32, u32, &'static str) {
@@ -280,40 +328,4 @@ fn spawn_detector(mut detector: Detector, queue: BatchQueue<Frame>, detected: Se
             }
         })
         .expect("spawn detector thread")
-}
-
-fn spawn_analysis(
-    mut rules: HashMap<String, Vec<ZoneRule>>,
-    mut outbox: Outbox,
-    context: IncidentContext,
-    faces: Option<FaceBlurrer>,
-    telemetry: Telemetry,
-    sinks: Vec<SinkHandle>,
-    detected: Receiver<(Frame, Vec<Detection>)>,
-) -> JoinHandle<()> {
-    std::thread::Builder::new()
-        .name("analysis".into())
-        .spawn(move || {
-            let open = outbox.open_incidents().unwrap_or_else(|error| {
-                tracing::error!(%error, "cannot read open incidents; already-open violations may be reported again");
-                Vec::new()
-            });
-            let mut incidents = IncidentManager::new(context, faces, open, telemetry.clone());
-            for (frame, detections) in detected {
-                telemetry.frames_analysed.get_or_create(&CameraLabel { camera: frame.camera.to_string() }).inc();
-                let observation = Observation { camera: &frame.camera, media_time: frame.media_time, wall_time: frame.wall_time, detections: &detections, image: &frame.image };
-                let moment = Moment { media_time: frame.media_time, wall_time: frame.wall_time, image: &frame.image, clip: frame.clip.as_deref() };
-                let Some(camera_rules) = rules.get_mut(&*frame.camera) else { continue };
-                for rule in camera_rules.iter_mut() {
-                    let judgement = rule.evaluate(&observation);
-                    let scope = Scope { camera: &frame.camera, zone: &rule.zone_id, kind: rule.kind };
-                    match incidents.reconcile(scope, &rule.lifecycle, &judgement, moment, &mut outbox) {
-                        Ok(0) => {}
-                        Ok(_) => sinks.iter().for_each(SinkHandle::wake),
-                        Err(error) => tracing::error!(camera = %frame.camera, zone = %rule.zone_id, %error, "cannot record incident event"),
-                    }
-                }
-            }
-        })
-        .expect("spawn analysis thread")
 }
