@@ -1,7 +1,7 @@
 # Steward — two commands on a fresh Debian 12 box (as root, or with sudo available):
 #   make demo   installs what is missing, builds, runs the appliance on the bundled footage
 #   make test   the same set-up, then the whole test suite
-.PHONY: all deps apt-deps onnxruntime build test demo check-config bench bench-venv clean-vendor
+.PHONY: all deps apt-deps onnxruntime build test demo check-config bench bench-venv test-venv clean-vendor
 
 ORT_VERSION  ?= 1.31.1
 ARCH         := $(shell uname -m)
@@ -13,7 +13,8 @@ SUDO         := $(if $(filter 0,$(shell id -u)),,sudo)
 APT_PACKAGES := pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools \
-	libgstrtspserver-1.0-dev gstreamer1.0-rtsp python3-pip python3-venv unzip
+	libgstrtspserver-1.0-dev gstreamer1.0-rtsp python3-pip python3-venv unzip \
+	chromium chromium-driver
 
 all: build
 
@@ -45,7 +46,7 @@ build: deps
 
 # The Python reference `steward bench` compares against is checked too: its decoder must equal
 # the golden outputs, or the comparison would be unfair.
-test: build bench-venv
+test: build bench-venv test-venv
 	cargo test --release --locked --workspace
 	$(BENCH_VENV)/bin/python bench/reference.py --manifest models/nanodet-m-416-coco.toml --selftest
 
@@ -72,6 +73,17 @@ $(BENCH_VENV)/.installed: bench/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r bench/requirements.txt
 	@touch $@
 	@echo "bench venv in $(BENCH_VENV)/"
+
+# Tools the tests call (control/tests/requirements.txt): openapi-spec-validator for the API document.
+TEST_VENV := vendor/test-venv
+
+test-venv: $(TEST_VENV)/.installed
+
+$(TEST_VENV)/.installed: control/tests/requirements.txt
+	python3 -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --only-binary=:all: -r control/tests/requirements.txt
+	@touch $@
+	@echo "test venv in $(TEST_VENV)/"
 
 clean-vendor:
 	rm -rf vendor

@@ -4,12 +4,16 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use steward_edge::config::{ConfigErrors, load_file};
+use steward_edge::config::{ConfigErrors, ConfigStore, load_file};
 use steward_edge::runtime::{Edge, RunOptions, RunOutcome};
 
 use crate::app::{AppState, app, serve};
+use crate::auth::AuthStore;
+use crate::logtail::LogTail;
 use crate::receive::{ReceiverState, router};
 
 const EXIT_START_FAILED: u8 = 1;
@@ -33,24 +37,36 @@ fn report_config_errors(errors: &ConfigErrors) -> u8 {
     EXIT_BAD_CONFIG
 }
 
-pub fn run(config_path: &Path, exit_when_done: bool, drain_timeout: f64) -> u8 {
-    let config = match load_file(config_path) {
-        Ok(config) => config,
+pub fn run(config_path: &Path, exit_when_done: bool, drain_timeout: f64, logs: LogTail) -> u8 {
+    let store = match ConfigStore::open(config_path) {
+        Ok(store) => store,
         Err(errors) => return report_config_errors(&errors),
     };
     let runtime = tokio_runtime();
     let options = RunOptions { exit_when_done, drain_timeout: Duration::from_secs_f64(drain_timeout.max(0.0)) };
-    runtime.block_on(run_edge(config, options, std::future::pending()))
+    runtime.block_on(run_edge(store, logs, options, std::future::pending()))
 }
+
+/// How often the config file is checked for hand edits.
+const CONFIG_POLL: Duration = Duration::from_secs(1);
 
 /// Starts the edge and its control plane; returns the exit code. `extra` runs alongside (the
 /// demo's receiver) and stops the process if it fails.
-async fn run_edge(config: steward_edge::config::Config, options: RunOptions, extra: impl Future<Output = std::io::Result<()>>) -> u8 {
+async fn run_edge(store: ConfigStore, logs: LogTail, options: RunOptions, extra: impl Future<Output = std::io::Result<()>>) -> u8 {
+    let config = store.current();
     let listen = config.control.listen;
-    let edge = match Edge::new(config) {
-        Ok(edge) => edge,
+    let auth_path = config.storage.dir.join("control.db");
+    let edge = match Edge::new((*config).clone()) {
+        Ok(edge) => edge.follow(store.subscribe()),
         Err(error) => {
             eprintln!("steward: cannot start: {}", error_chain(&error));
+            return EXIT_START_FAILED;
+        }
+    };
+    let auth = match AuthStore::open(&auth_path) {
+        Ok(auth) => auth,
+        Err(error) => {
+            eprintln!("steward: cannot open the user store {}: {error:#}", auth_path.display());
             return EXIT_START_FAILED;
         }
     };
@@ -62,9 +78,11 @@ async fn run_edge(config: steward_edge::config::Config, options: RunOptions, ext
         }
     };
     drop(listener);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut control_stop = stop_rx.clone();
-    let control = tokio::spawn(serve(listen, app(AppState { edge: edge.handle() }), async move {
+    let stop_watching = Arc::new(AtomicBool::new(false));
+    let watcher = store.spawn_file_watch(CONFIG_POLL, stop_watching.clone());
+    let (stop_tx, mut control_stop) = tokio::sync::watch::channel(false);
+    let state = AppState { edge: edge.handle(), config: store, auth, logs };
+    let control = tokio::spawn(serve(listen, app(state), async move {
         let _ = control_stop.wait_for(|stop| *stop).await;
     }));
     let outcome = edge
@@ -76,6 +94,8 @@ async fn run_edge(config: steward_edge::config::Config, options: RunOptions, ext
         })
         .await;
     let _ = stop_tx.send(true);
+    stop_watching.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
     match control.await {
         Ok(Err(error)) => tracing::error!(%error, "control plane failed"),
         Err(error) => tracing::error!(%error, "control plane task failed"),
@@ -147,7 +167,7 @@ pub fn receive(listen: &str, secret: &str, dir: &Path) -> u8 {
     })
 }
 
-pub fn demo(listen: &str, receiver: &str, state_dir: &Path) -> u8 {
+pub fn demo(listen: &str, receiver: &str, state_dir: &Path, logs: LogTail) -> u8 {
     let Some(footage) = find_bundled("testdata/vtest.mp4") else {
         eprintln!("steward demo: bundled footage testdata/vtest.mp4 not found (run from the checkout)");
         return EXIT_START_FAILED;
@@ -163,20 +183,21 @@ pub fn demo(listen: &str, receiver: &str, state_dir: &Path) -> u8 {
         eprintln!("steward demo: cannot write {}: {error}", config_path.display());
         return EXIT_START_FAILED;
     }
-    let config = match load_file(&config_path) {
-        Ok(config) => config,
+    let store = match ConfigStore::open(&config_path) {
+        Ok(store) => store,
         Err(errors) => return report_config_errors(&errors),
     };
     let received = state_dir.join("received");
     println!("Steward demo");
     println!("  config:    {}", config_path.display());
     println!("  footage:   {} (looping, real time)", footage.display());
-    println!("  health:    http://{listen_addr}/health   metrics: http://{listen_addr}/metrics");
+    println!("  web UI:    http://{listen_addr}/   (first visit: create the admin user)");
+    println!("  health:    http://{listen_addr}/health");
     println!("  receiver:  http://{receiver_addr}/incidents → {}", received.display());
     println!("  The parked van and car in zone `kerb-east` open one incident each after 20 s. Ctrl-C stops.");
     let runtime = tokio_runtime();
     let receiver_state = ReceiverState::new(SECRET.to_string(), received);
-    runtime.block_on(run_edge(config, RunOptions { exit_when_done: false, drain_timeout: Duration::ZERO }, serve(receiver_addr, router(receiver_state), std::future::pending())))
+    runtime.block_on(run_edge(store, logs, RunOptions { exit_when_done: false, drain_timeout: Duration::ZERO }, serve(receiver_addr, router(receiver_state), std::future::pending())))
 }
 
 fn demo_config(footage: &Path, state_dir: &Path, listen: SocketAddr, receiver: SocketAddr, secret: &str) -> String {

@@ -7,13 +7,16 @@ mod app;
 mod auth;
 mod bench;
 mod commands;
+mod logtail;
 mod receive;
 mod serve_rtsp;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 #[derive(Parser)]
 #[command(name = "steward", version, about = "Steward (城市管家): edge video analytics for city management")]
@@ -152,12 +155,14 @@ fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
-    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_writer(std::io::stderr).init();
+    // Log lines go to stderr and to the tail the web UI shows (without colour codes).
+    let logs = logtail::LogTail::default();
+    tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::io::stderr.and(logs.clone())).init();
     let code = match cli.command {
         Command::CheckConfig { file } => commands::check_config(&file),
-        Command::Run { config, exit_when_done, drain_timeout } => commands::run(&config, exit_when_done, drain_timeout),
+        Command::Run { config, exit_when_done, drain_timeout } => commands::run(&config, exit_when_done, drain_timeout, logs),
         Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
-        Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir),
+        Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir, logs),
         Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
         Command::Bench { streams, analysis_fps, gop, seconds, warmup, search_runs, max_streams, work, python, skip_python, json } => {
             let options = bench::BenchOptions {

@@ -21,6 +21,13 @@ pub struct CameraReasonLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ZoneRuleLabel {
+    pub camera: String,
+    pub zone: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CameraStateLabel {
     pub camera: String,
     pub state: String,
@@ -51,6 +58,7 @@ pub struct Telemetry {
     registry: Arc<Registry>,
     pub frames_analysed: Family<CameraLabel, Counter>,
     pub frames_dropped: Family<CameraReasonLabel, Counter>,
+    pub frames_judged: Family<ZoneRuleLabel, Counter>,
     pub source_restarts: Family<CameraReasonLabel, Counter>,
     pub camera_state: Family<CameraStateLabel, Gauge>,
     pub inference_seconds: Histogram,
@@ -73,6 +81,8 @@ impl Telemetry {
         registry.register("frames_analysed", "Frames that went through detection and the rules", frames_analysed.clone());
         let frames_dropped = Family::<CameraReasonLabel, Counter>::default();
         registry.register("frames_dropped", "Frames dropped before analysis, by reason", frames_dropped.clone());
+        let frames_judged = Family::<ZoneRuleLabel, Counter>::default();
+        registry.register("frames_judged", "Frames a zone rule judged (inside its schedule), per camera, zone and kind", frames_judged.clone());
         let source_restarts = Family::<CameraReasonLabel, Counter>::default();
         registry.register("source_restarts", "Camera pipeline restarts, by reason", source_restarts.clone());
         let camera_state = Family::<CameraStateLabel, Gauge>::default();
@@ -91,6 +101,7 @@ impl Telemetry {
             registry: Arc::new(registry),
             frames_analysed,
             frames_dropped,
+            frames_judged,
             source_restarts,
             camera_state,
             inference_seconds,

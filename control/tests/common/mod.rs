@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+mod api;
+pub use api::*;
+
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -241,9 +244,10 @@ pub fn camera_health(control_port: u16, camera: &str) -> serde_json::Value {
     health.map(|h| h["cameras"][camera].clone()).unwrap_or_default()
 }
 
-/// The value of a Prometheus sample `name{labels}` from `/metrics` (0 when absent).
+/// The value of a Prometheus sample `name{labels}` from `/metrics` (0 when absent), read with a
+/// viewer token as a scraper would.
 pub fn metric(control_port: u16, name: &str, labels: &str) -> f64 {
-    let text = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/metrics")).unwrap().text().unwrap();
+    let text = ApiClient::with_token(control_port, &viewer_token(control_port)).get("/metrics").body;
     let key = if labels.is_empty() { format!("{name} ") } else { format!("{name}{{{labels}}} ") };
     text.lines().find_map(|l| l.strip_prefix(&key)).map_or(0.0, |v| v.trim().parse().unwrap())
 }

@@ -16,7 +16,7 @@ use crate::outbox::Outbox;
 use crate::rules::{Observation, ZoneRule};
 use crate::source::Frame;
 use crate::sink::SinkHandle;
-use crate::telemetry::{CameraLabel, Telemetry};
+use crate::telemetry::{CameraLabel, Telemetry, ZoneRuleLabel};
 
 /// A config change, as the analysis stage applies it between two frames.
 pub enum AnalysisChange {
@@ -133,6 +133,9 @@ fn judge(frame: &Frame, detections: &[Detection], rules: &mut HashMap<String, Ve
     let moment = Moment { media_time: frame.media_time, wall_time: frame.wall_time, image: &frame.image, clip: frame.clip.as_deref() };
     for rule in camera_rules.iter_mut() {
         let judgement = rule.evaluate(&observation);
+        if judgement.judged {
+            telemetry.frames_judged.get_or_create(&ZoneRuleLabel { camera: frame.camera.to_string(), zone: rule.zone_id.clone(), kind: rule.kind.as_str().into() }).inc();
+        }
         let scope = Scope { camera: &frame.camera, zone: &rule.zone_id, kind: rule.kind };
         match incidents.reconcile(scope, &rule.lifecycle, &judgement, moment, outbox) {
             Ok(0) => {}
