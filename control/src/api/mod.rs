@@ -2,5 +2,6 @@
 //! document served at `/api/v1/openapi.json` (utoipa-axum builds both from the same list).
 
 mod error;
+pub mod incidents;
 
 pub use error::{ApiError, ApiResult, ErrorBody, FieldError};
