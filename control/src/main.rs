@@ -7,6 +7,7 @@ mod app;
 mod auth;
 mod bench;
 mod commands;
+mod logtail;
 mod receive;
 mod serve_rtsp;
 
