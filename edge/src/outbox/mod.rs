@@ -3,12 +3,18 @@
 //! a record leaves a sink's queue only when that sink has delivered it (at-least-once).
 //!
 //! `schema` creates the tables; `store` is the single writer used by the incident stage;
-//! `queue` is one sink's view: what is due, and what became of each attempt.
+//! `queue` is one sink's view: what is due, and what became of each attempt; `browse` is the
+//! control plane's: incidents, their events and delivery, and queueing an incident again.
 
+mod browse;
 mod queue;
 mod schema;
 mod store;
 
+pub use browse::{
+    DEFAULT_LIMIT, DeliveryItem, EventDetail, EvidenceItem, IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MAX_LIMIT, SinkCounts, evidence_file, incident_detail,
+    list_incidents, resend, sink_counts,
+};
 pub use queue::{DeliveryQueue, PendingRecord, pending_total};
 pub use store::{Outbox, StoredEvidence};
 
