@@ -344,13 +344,13 @@ mod tests {
     async fn lists_with_filters() {
         let f = fixture("list");
         let page = list(&f.state, &query("")).await.unwrap();
-        assert_eq!(page.items.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["y", "x"]);
+        assert_eq!(page.incidents.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), ["y", "x"]);
         assert_eq!(page.total, 2);
-        let x = &page.items[1];
+        let x = &page.incidents[1];
         assert_eq!((x.events, x.updated_at.as_str()), (2, "2026-03-01T08:05:00+00:00"));
         assert_eq!(x.delivery.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>(), [("a", "pending"), ("b", "rejected")]);
 
-        let ids = |page: IncidentPage| page.items.into_iter().map(|i| i.id).collect::<Vec<_>>();
+        let ids = |page: IncidentPage| page.incidents.into_iter().map(|i| i.id).collect::<Vec<_>>();
         assert_eq!(ids(list(&f.state, &query("kind=street_vending")).await.unwrap()), ["y"]);
         assert_eq!(ids(list(&f.state, &query("camera=cam1&state=open")).await.unwrap()), ["x"]);
         // Local times with an offset: 17:00+08:00 is 09:00 UTC.

@@ -41,7 +41,7 @@ pub struct IncidentFilter {
 /// One page of incidents, newest first.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct IncidentPage {
-    pub items: Vec<IncidentSummary>,
+    pub incidents: Vec<IncidentSummary>,
     /// How many incidents match the filter, over all pages.
     pub total: u64,
     pub limit: usize,
@@ -201,7 +201,7 @@ pub fn list_incidents(db: &Path, filter: &IncidentFilter) -> Result<IncidentPage
             item.delivery.insert(sink, RANK_NAMES[rank.min(3)].to_string());
         }
     }
-    Ok(IncidentPage { items, total: total.max(0) as u64, limit, offset: filter.offset })
+    Ok(IncidentPage { incidents: items, total: total.max(0) as u64, limit, offset: filter.offset })
 }
 
 /// Incident `id` with every event, its evidence and its deliveries; `None` when unknown.
@@ -360,7 +360,7 @@ mod tests {
     }
 
     fn ids(page: &IncidentPage) -> Vec<&str> {
-        page.items.iter().map(|item| item.id.as_str()).collect()
+        page.incidents.iter().map(|item| item.id.as_str()).collect()
     }
 
     fn list(db: &Path, filter: IncidentFilter) -> IncidentPage {
@@ -382,7 +382,7 @@ mod tests {
         let all = list(&db, IncidentFilter::default());
         assert_eq!(ids(&all), ["d", "c", "b", "a"], "newest first, also within one second");
         assert_eq!((all.total, all.limit, all.offset), (4, DEFAULT_LIMIT, 0));
-        let a = &all.items[3];
+        let a = &all.incidents[3];
         assert_eq!((a.events, a.updated_at.as_str(), a.opened_at.as_str()), (2, at(40, 0, 0).to_rfc3339().as_str(), at(0, 0, 0).to_rfc3339().as_str()));
         assert_eq!((a.camera.as_str(), a.zone.as_str(), a.kind.as_str(), a.state.as_str()), ("cam1", "z1", "illegal_parking", "resolved"));
 
@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(ids(&page), ["i4", "i3", "i2"]);
         assert_eq!((page.total, page.limit, page.offset), (7, 3, 2));
         let past = list(&db, IncidentFilter { offset: 10, ..Default::default() });
-        assert!(past.items.is_empty());
+        assert!(past.incidents.is_empty());
         assert_eq!(past.total, 7);
         assert_eq!(list(&db, IncidentFilter { limit: Some(100_000), ..Default::default() }).limit, MAX_LIMIT);
     }
@@ -436,9 +436,9 @@ mod tests {
             queue("d").mark_delivered(*event_id, 200).unwrap();
         }
         let page = list(&db, IncidentFilter::default());
-        let delivery: Vec<(&str, &str)> = page.items[0].delivery.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let delivery: Vec<(&str, &str)> = page.incidents[0].delivery.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(delivery, [("a", "pending"), ("b", "failed"), ("c", "rejected"), ("d", "delivered")]);
-        assert_eq!(page.items[0].events, 3);
+        assert_eq!(page.incidents[0].events, 3);
     }
 
     #[test]
@@ -526,7 +526,7 @@ mod tests {
         assert_eq!(b.due(0, 10).unwrap().len(), 1, "b's seq 1 is due now, seq 2 after it");
         assert_eq!(resend(&db, "x", Some("nope")).unwrap(), Some(0));
         assert_eq!(resend(&db, "nope", None).unwrap(), None);
-        assert_eq!(list(&db, IncidentFilter::default()).items.iter().find(|i| i.id == "y").unwrap().delivery["a"], "delivered");
+        assert_eq!(list(&db, IncidentFilter::default()).incidents.iter().find(|i| i.id == "y").unwrap().delivery["a"], "delivered");
     }
 
     #[test]
