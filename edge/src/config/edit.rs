@@ -1,0 +1,421 @@
+//! One API change as an edit of the config document: only the keys it names change; comments,
+//! key order and formatting of everything else stay as written.
+
+use std::fmt;
+
+use serde_json::{Map, Value as Json};
+use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, Value};
+
+use super::credentials::fold_credentials;
+use super::diagnostic::{ConfigError, ConfigErrors};
+use super::json_toml::{keep_look, ordered, to_toml};
+
+/// One change the API makes to the config. Its `Debug` shows which keys, never their values
+/// (they may hold passwords and secrets).
+pub enum ConfigChange {
+    /// Appends a new `[[camera]]`; Conflict if the id exists. `username` / `password` go into
+    /// the URL.
+    AddCamera(Map<String, Json>),
+    /// Sets or replaces the given keys of that camera (its zones only if a key says so); `id`
+    /// renames it. `username` / `password` as for [`ConfigChange::AddCamera`]; left out, or the
+    /// URL's shown as `***`, the stored credentials stay; both `""` remove them.
+    UpdateCamera { id: String, fields: Map<String, Json> },
+    RemoveCamera { id: String },
+    /// Creates or replaces the `[[camera.zone]]` whose id is `zone["id"]`; keys as in the file.
+    PutZone { camera: String, zone: Map<String, Json> },
+    RemoveZone { camera: String, zone: String },
+    /// Sets one key (`null` removes it) of the `kind` rule in that zone.
+    SetRuleValue { camera: String, zone: String, kind: String, key: String, value: Json },
+    /// Creates (`kind = "http"`) or updates the sink called `name`. A missing or empty
+    /// `hmac_secret` keeps the stored one; a new sink needs one.
+    PutSink { name: String, fields: Map<String, Json> },
+    RemoveSink { name: String },
+    /// Replaces the `[codes]` table: `{kind: {gb47678?, cjt214?, city?}}`.
+    SetCodes(Map<String, Json>),
+}
+
+/// Why a change was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The edited config does not validate. `scope` is the tree path of the edited item
+    /// (`camera[2]`, `camera[2].zone[1]`, `sink[0]`): [`ConfigError::field_under`] gives each
+    /// problem's field relative to what was submitted.
+    #[error("the change would make the config invalid:\n{errors}")]
+    Invalid { errors: ConfigErrors, scope: Option<String> },
+    /// The file on disk (edited by hand) is invalid: it must be fixed first.
+    #[error("the config file is invalid; fix it first:\n{0}")]
+    FileInvalid(ConfigErrors),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// Applies `change` to `doc` (the file `file`). Returns the tree path of the edited item, for
+/// placing validation problems relative to it.
+pub fn apply_change(doc: &mut DocumentMut, change: ConfigChange, file: &str) -> Result<Option<String>, EditError> {
+    let root = doc.as_table_mut();
+    match change {
+        ConfigChange::AddCamera(mut fields) => {
+            let scope = format!("camera[{}]", tables(root, "camera")?.map_or(0, ArrayOfTables::len));
+            let place = Place { file, scope: &scope };
+            fold_credentials(&mut fields, None).map_err(|(key, why)| place.refuse(&format!("{scope}.{key}"), why))?;
+            if let Some(id) = fields.get("id").and_then(Json::as_str)
+                && tables(root, "camera")?.is_some_and(|cameras| index_of(cameras, id).is_some())
+            {
+                return Err(EditError::Conflict(format!("camera `{id}` exists")));
+            }
+            let camera = new_table(&fields, &scope, &place)?;
+            tables_or_new(root, "camera")?.push(camera);
+            Ok(Some(scope))
+        }
+        ConfigChange::UpdateCamera { id, mut fields } => {
+            let index = camera_index(root, &id)?;
+            let scope = format!("camera[{index}]");
+            let place = Place { file, scope: &scope };
+            if let Some(new_id) = fields.get("id").and_then(Json::as_str)
+                && new_id != id
+                && tables(root, "camera")?.is_some_and(|cameras| index_of(cameras, new_id).is_some())
+            {
+                return Err(EditError::Conflict(format!("camera `{new_id}` exists")));
+            }
+            let camera = camera_mut(root, index)?;
+            let stored = camera.get("url").and_then(Item::as_str).map(str::to_string);
+            fold_credentials(&mut fields, stored.as_deref()).map_err(|(key, why)| place.refuse(&format!("{scope}.{key}"), why))?;
+            for (key, value) in ordered(&fields) {
+                set_field(camera, key, value, &scope, &place)?;
+            }
+            Ok(Some(scope))
+        }
+        ConfigChange::RemoveCamera { id } => {
+            let index = camera_index(root, &id)?;
+            remove_table(root, "camera", index)?;
+            Ok(None)
+        }
+        ConfigChange::PutZone { camera, zone } => {
+            let camera_at = camera_index(root, &camera)?;
+            let camera_table = camera_mut(root, camera_at)?;
+            let zones = tables(camera_table, "zone")?;
+            let index = match zone.get("id").and_then(Json::as_str) {
+                Some(id) => zones.and_then(|zones| index_of(zones, id)),
+                None => None,
+            };
+            let scope = format!("camera[{camera_at}].zone[{}]", index.unwrap_or(zones.map_or(0, ArrayOfTables::len)));
+            let place = Place { file, scope: &scope };
+            if !zone.get("id").is_some_and(Json::is_string) {
+                return Err(place.refuse(&format!("{scope}.id"), "a zone needs an `id` (text)"));
+            }
+            match index {
+                Some(index) => {
+                    let existing = tables_or_new(camera_table, "zone")?.get_mut(index).expect("found above");
+                    replace_table(existing, &zone, &scope, &place)?;
+                }
+                None => {
+                    let table = new_table(&zone, &scope, &place)?;
+                    tables_or_new(camera_table, "zone")?.push(table);
+                }
+            }
+            Ok(Some(scope))
+        }
+        ConfigChange::RemoveZone { camera, zone } => {
+            let camera_at = camera_index(root, &camera)?;
+            let camera_table = camera_mut(root, camera_at)?;
+            let index = tables(camera_table, "zone")?
+                .and_then(|zones| index_of(zones, &zone))
+                .ok_or_else(|| EditError::NotFound(format!("no zone `{zone}` in camera `{camera}`")))?;
+            remove_table(camera_table, "zone", index)?;
+            Ok(None)
+        }
+        ConfigChange::SetRuleValue { camera, zone, kind, key, value } => {
+            let camera_at = camera_index(root, &camera)?;
+            let camera_table = camera_mut(root, camera_at)?;
+            let zone_at = tables(camera_table, "zone")?
+                .and_then(|zones| index_of(zones, &zone))
+                .ok_or_else(|| EditError::NotFound(format!("no zone `{zone}` in camera `{camera}`")))?;
+            let zone_table = tables_or_new(camera_table, "zone")?.get_mut(zone_at).expect("found above");
+            let no_rule = || EditError::NotFound(format!("no `{kind}` rule in zone `{zone}` of camera `{camera}`"));
+            let zone_scope = format!("camera[{camera_at}].zone[{zone_at}]");
+            set_rule_value(zone_table, &kind, &key, &value, &zone_scope, file)?.ok_or_else(no_rule).map(Some)
+        }
+        ConfigChange::PutSink { name, mut fields } => {
+            let index = sink_index(root, &name)?;
+            let scope = format!("sink[{}]", index.unwrap_or(tables(root, "sink")?.map_or(0, ArrayOfTables::len)));
+            let place = Place { file, scope: &scope };
+            if fields.get("name").is_some_and(|given| given.as_str() != Some(&name)) {
+                return Err(place.refuse(&format!("{scope}.name"), "a sink's name cannot change: it keys the sink's delivery cursor"));
+            }
+            if matches!(fields.get("hmac_secret"), Some(Json::Null)) || fields.get("hmac_secret").and_then(Json::as_str) == Some("") {
+                fields.remove("hmac_secret");
+            }
+            match index {
+                Some(index) => {
+                    let sink = tables_or_new(root, "sink")?.get_mut(index).expect("found above");
+                    for (key, value) in ordered(&fields) {
+                        set_field(sink, key, value, &scope, &place)?;
+                    }
+                }
+                None => {
+                    if !fields.contains_key("hmac_secret") {
+                        return Err(place.refuse(&format!("{scope}.hmac_secret"), "a new sink needs an `hmac_secret`"));
+                    }
+                    fields.entry("kind").or_insert_with(|| Json::from("http"));
+                    fields.insert("name".to_string(), Json::from(name));
+                    let sink = new_table(&fields, &scope, &place)?;
+                    tables_or_new(root, "sink")?.push(sink);
+                }
+            }
+            Ok(Some(scope))
+        }
+        ConfigChange::RemoveSink { name } => {
+            let index = sink_index(root, &name)?.ok_or_else(|| EditError::NotFound(format!("no sink `{name}`")))?;
+            remove_table(root, "sink", index)?;
+            Ok(None)
+        }
+        ConfigChange::SetCodes(codes) => {
+            let place = Place { file, scope: "codes" };
+            set_codes(root, &codes, &place)?;
+            Ok(Some("codes".to_string()))
+        }
+    }
+}
+
+/// The file and the edited item, for problems found in the input before validation.
+struct Place<'a> {
+    file: &'a str,
+    scope: &'a str,
+}
+
+impl Place<'_> {
+    /// A problem with the input at tree path `path`, as validation would report it.
+    fn refuse(&self, path: &str, message: impl Into<String>) -> EditError {
+        let error = ConfigError { line_col: None, path: Some(path.to_string()), message: message.into() };
+        EditError::Invalid { errors: ConfigErrors { file: self.file.to_string(), errors: vec![error] }, scope: Some(self.scope.to_string()) }
+    }
+}
+
+/// The `[[key]]` tables in `table`, if any; Conflict when `key` is written in another form.
+fn tables<'t>(table: &'t Table, key: &str) -> Result<Option<&'t ArrayOfTables>, EditError> {
+    match table.get(key) {
+        None => Ok(None),
+        Some(Item::ArrayOfTables(array)) => Ok(Some(array)),
+        Some(_) => Err(not_tables(key)),
+    }
+}
+
+/// The `[[key]]` tables in `table`, created when absent.
+fn tables_or_new<'t>(table: &'t mut Table, key: &str) -> Result<&'t mut ArrayOfTables, EditError> {
+    table.entry(key).or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new())).as_array_of_tables_mut().ok_or_else(|| not_tables(key))
+}
+
+fn not_tables(key: &str) -> EditError {
+    EditError::Conflict(format!("`{key}` is not written as [[{key}]] tables in the config file: edit it by hand"))
+}
+
+/// Removes the `index`th `[[key]]` table, and the key when none are left.
+fn remove_table(table: &mut Table, key: &str, index: usize) -> Result<(), EditError> {
+    let array = tables_or_new(table, key)?;
+    array.remove(index);
+    if array.is_empty() {
+        table.remove(key);
+    }
+    Ok(())
+}
+
+/// Where the table whose `id` is `id` is.
+fn index_of(array: &ArrayOfTables, id: &str) -> Option<usize> {
+    array.iter().position(|table| table.get("id").and_then(Item::as_str) == Some(id))
+}
+
+fn camera_index(root: &Table, id: &str) -> Result<usize, EditError> {
+    tables(root, "camera")?.and_then(|cameras| index_of(cameras, id)).ok_or_else(|| EditError::NotFound(format!("no camera `{id}`")))
+}
+
+fn camera_mut(root: &mut Table, index: usize) -> Result<&mut Table, EditError> {
+    Ok(tables_or_new(root, "camera")?.get_mut(index).expect("index found in this document"))
+}
+
+/// Where the sink called `name` is; a sink without `name` is called as validation calls it
+/// (`http`, then `http-1`, …).
+fn sink_index(root: &Table, name: &str) -> Result<Option<usize>, EditError> {
+    let called = |index: usize, table: &Table| match table.get("name").and_then(Item::as_str) {
+        Some(name) => name.to_string(),
+        None if index == 0 => "http".to_string(),
+        None => format!("http-{index}"),
+    };
+    Ok(tables(root, "sink")?.and_then(|sinks| sinks.iter().enumerate().position(|(index, sink)| called(index, sink) == name)))
+}
+
+/// A new table holding `fields`, leading keys first.
+fn new_table(fields: &Map<String, Json>, path: &str, place: &Place<'_>) -> Result<Table, EditError> {
+    let mut table = Table::new();
+    for (key, value) in ordered(fields) {
+        set_field(&mut table, key, value, path, place)?;
+    }
+    Ok(table)
+}
+
+/// Makes `table` hold exactly `fields`: other keys go, kept ones keep their comments.
+fn replace_table(table: &mut Table, fields: &Map<String, Json>, path: &str, place: &Place<'_>) -> Result<(), EditError> {
+    let stale: Vec<String> = table.iter().map(|(key, _)| key.to_string()).filter(|key| fields.get(key).is_none_or(Json::is_null)).collect();
+    for key in stale {
+        table.remove(&key);
+    }
+    for (key, value) in ordered(fields) {
+        set_field(table, key, value, path, place)?;
+    }
+    Ok(())
+}
+
+/// Keys whose arrays of objects are written as `[[…]]` tables when new.
+const TABLE_ARRAYS: [&str; 1] = ["zone"];
+
+/// Sets `key` of `table` (at tree path `path`) to `value`; `null` removes it. A replaced value
+/// keeps its look; an object over a `[table]` or an array of objects over `[[tables]]` edits
+/// those in place.
+fn set_field(table: &mut Table, key: &str, value: &Json, path: &str, place: &Place<'_>) -> Result<(), EditError> {
+    let here = if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    if value.is_null() {
+        table.remove(key);
+        return Ok(());
+    }
+    let objects = value.as_array().filter(|items| !items.is_empty() && items.iter().all(Json::is_object));
+    match (table.get_mut(key), value, objects) {
+        (Some(Item::Table(sub)), Json::Object(fields), _) => return replace_table(sub, fields, &here, place),
+        (Some(Item::ArrayOfTables(array)), _, Some(items)) => return replace_tables(array, items, &here, place),
+        (Some(Item::Value(old)), _, _) => {
+            let mut new = toml_value(value, &here, place)?;
+            keep_look(&mut new, old);
+            *old = new;
+            return Ok(());
+        }
+        _ => {}
+    }
+    if let Some(items) = objects.filter(|_| TABLE_ARRAYS.contains(&key)) {
+        let mut array = ArrayOfTables::new();
+        replace_tables(&mut array, items, &here, place)?;
+        table.insert(key, Item::ArrayOfTables(array));
+    } else {
+        table.insert(key, Item::Value(toml_value(value, &here, place)?));
+    }
+    Ok(())
+}
+
+/// Makes `array` hold one table per object of `items`, editing the existing ones in place.
+fn replace_tables(array: &mut ArrayOfTables, items: &[Json], path: &str, place: &Place<'_>) -> Result<(), EditError> {
+    for (index, item) in items.iter().enumerate() {
+        let fields = item.as_object().expect("only objects are given");
+        let here = format!("{path}[{index}]");
+        match array.get_mut(index) {
+            Some(table) => replace_table(table, fields, &here, place)?,
+            None => array.push(new_table(fields, &here, place)?),
+        }
+    }
+    while array.len() > items.len() {
+        array.remove(array.len() - 1);
+    }
+    Ok(())
+}
+
+fn toml_value(value: &Json, path: &str, place: &Place<'_>) -> Result<Value, EditError> {
+    match to_toml(value) {
+        Ok(Some(value)) => Ok(value),
+        Ok(None) => Err(place.refuse(path, "null cannot stand here")),
+        Err(why) => Err(place.refuse(&format!("{path}{}", why.at), why.message)),
+    }
+}
+
+/// Sets `key` of the `kind` rule in `zone` (at `zone_path`); `None` when the zone has no such
+/// rule. Returns the rule's tree path.
+fn set_rule_value(zone: &mut Table, kind: &str, key: &str, value: &Json, zone_path: &str, file: &str) -> Result<Option<String>, EditError> {
+    let is_kind = |rule_kind: Option<&str>| rule_kind == Some(kind);
+    match zone.get_mut("rules") {
+        Some(Item::Value(Value::Array(rules))) => {
+            let Some(index) = rules.iter().position(|rule| is_kind(rule.as_inline_table().and_then(|r| r.get("kind")).and_then(Value::as_str))) else {
+                return Ok(None);
+            };
+            let scope = format!("{zone_path}.rules[{index}]");
+            let place = Place { file, scope: &scope };
+            let rule = rules.get_mut(index).and_then(Value::as_inline_table_mut).expect("found above");
+            if value.is_null() {
+                rule.remove(key);
+                rule.fmt();
+                return Ok(Some(scope));
+            }
+            let new = toml_value(value, &format!("{scope}.{key}"), &place)?;
+            match rule.get_mut(key) {
+                Some(old) => {
+                    let mut new = new;
+                    keep_look(&mut new, old);
+                    *old = new;
+                }
+                None => {
+                    rule.insert(key, new);
+                    rule.fmt();
+                }
+            }
+            Ok(Some(scope))
+        }
+        Some(Item::ArrayOfTables(rules)) => {
+            let Some(index) = rules.iter().position(|rule| is_kind(rule.get("kind").and_then(Item::as_str))) else {
+                return Ok(None);
+            };
+            let scope = format!("{zone_path}.rules[{index}]");
+            let place = Place { file, scope: &scope };
+            set_field(rules.get_mut(index).expect("found above"), key, value, &scope, &place)?;
+            Ok(Some(scope))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Makes `[codes]` hold exactly `codes`; a kind new to the file gets its own `[codes.KIND]`.
+fn set_codes(root: &mut Table, codes: &Map<String, Json>, place: &Place<'_>) -> Result<(), EditError> {
+    if let Some((kind, _)) = codes.iter().find(|(_, entry)| !(entry.is_object() || entry.is_null())) {
+        return Err(place.refuse(&format!("codes.{kind}"), "expected the codes of one kind: {gb47678?, cjt214?, city?}"));
+    }
+    let wanted: Vec<(&str, &Map<String, Json>)> = ordered(codes).into_iter().filter_map(|(kind, entry)| entry.as_object().map(|e| (kind, e))).collect();
+    if wanted.is_empty() {
+        root.remove("codes");
+        return Ok(());
+    }
+    if !matches!(root.get("codes"), Some(Item::Table(_))) {
+        let mut table = Table::new();
+        table.set_implicit(true);
+        root.insert("codes", Item::Table(table));
+    }
+    let table = root.get_mut("codes").and_then(Item::as_table_mut).expect("made a table above");
+    let stale: Vec<String> = table.iter().map(|(kind, _)| kind.to_string()).filter(|kind| !wanted.iter().any(|(k, _)| k == kind)).collect();
+    for kind in stale {
+        table.remove(&kind);
+    }
+    for (kind, entry) in wanted {
+        let path = format!("codes.{kind}");
+        if table.contains_key(kind) {
+            set_field(table, kind, &Json::Object(entry.clone()), "codes", place)?;
+        } else {
+            table.insert(kind, Item::Table(new_table(entry, &path, place)?));
+        }
+    }
+    Ok(())
+}
+
+impl fmt::Debug for ConfigChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = |fields: &Map<String, Json>| fields.keys().cloned().collect::<Vec<String>>();
+        match self {
+            ConfigChange::AddCamera(fields) => f.debug_struct("AddCamera").field("keys", &keys(fields)).finish(),
+            ConfigChange::UpdateCamera { id, fields } => f.debug_struct("UpdateCamera").field("id", id).field("keys", &keys(fields)).finish(),
+            ConfigChange::RemoveCamera { id } => f.debug_struct("RemoveCamera").field("id", id).finish(),
+            ConfigChange::PutZone { camera, zone } => f.debug_struct("PutZone").field("camera", camera).field("zone", &zone.get("id")).finish(),
+            ConfigChange::RemoveZone { camera, zone } => f.debug_struct("RemoveZone").field("camera", camera).field("zone", zone).finish(),
+            ConfigChange::SetRuleValue { camera, zone, kind, key, .. } => {
+                f.debug_struct("SetRuleValue").field("camera", camera).field("zone", zone).field("kind", kind).field("key", key).finish()
+            }
+            ConfigChange::PutSink { name, fields } => f.debug_struct("PutSink").field("name", name).field("keys", &keys(fields)).finish(),
+            ConfigChange::RemoveSink { name } => f.debug_struct("RemoveSink").field("name", name).finish(),
+            ConfigChange::SetCodes(codes) => f.debug_struct("SetCodes").field("kinds", &keys(codes)).finish(),
+        }
+    }
+}
