@@ -284,6 +284,10 @@ fn set_field(table: &mut Table, key: &str, value: &Json, path: &str, place: &Pla
     match (table.get_mut(key), value, objects) {
         (Some(Item::Table(sub)), Json::Object(fields), _) => return replace_table(sub, fields, &here, place),
         (Some(Item::ArrayOfTables(array)), _, Some(items)) => return replace_tables(array, items, &here, place),
+        (Some(Item::ArrayOfTables(_)), Json::Array(items), _) if items.is_empty() => {
+            table.remove(key);
+            return Ok(());
+        }
         (Some(Item::Value(old)), _, _) => {
             let mut new = toml_value(value, &here, place)?;
             keep_look(&mut new, old);
@@ -417,5 +421,170 @@ impl fmt::Debug for ConfigChange {
             ConfigChange::RemoveSink { name } => f.debug_struct("RemoveSink").field("name", name).finish(),
             ConfigChange::SetCodes(codes) => f.debug_struct("SetCodes").field("kinds", &keys(codes)).finish(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use serde_json::json;
+    use std::path::Path;
+
+    const EXAMPLE: &str = include_str!("../../../steward.example.toml");
+
+    fn object(value: Json) -> Map<String, Json> {
+        value.as_object().unwrap().clone()
+    }
+
+    /// `text` after `change`, validated whole as the store does.
+    fn edited(text: &str, change: ConfigChange) -> Result<String, EditError> {
+        let mut doc: DocumentMut = text.parse().unwrap();
+        let scope = apply_change(&mut doc, change, "test.toml")?;
+        let text = doc.to_string();
+        load_str(&text, "test.toml", Path::new("/")).map_err(|errors| EditError::Invalid { errors, scope })?;
+        Ok(text)
+    }
+
+    /// The field each problem names, relative to the edited item.
+    fn fields_named(error: EditError) -> Vec<Option<String>> {
+        let EditError::Invalid { errors, scope } = error else { panic!("expected Invalid, got {error:?}") };
+        errors.errors.iter().map(|e| e.field_under(scope.as_deref().unwrap_or(""))).collect()
+    }
+
+    fn zone_rule(camera: &str, zone: &str, kind: &str, key: &str, value: Json) -> ConfigChange {
+        ConfigChange::SetRuleValue { camera: camera.into(), zone: zone.into(), kind: kind.into(), key: key.into(), value }
+    }
+
+    #[test]
+    fn a_camera_added_then_removed_leaves_the_file_as_it_was() {
+        let camera = json!({
+            "id": "cam-2", "url": "rtsp://10.0.0.7/live", "username": "op", "password": "p@ss", "analysis_fps": 2, "name": "South approach",
+            "zone": [{ "id": "z", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]], "rules": [{ "dwell_s": 60, "kind": "illegal_parking" }] }],
+        });
+        let added = edited(EXAMPLE, ConfigChange::AddCamera(object(camera.clone()))).unwrap();
+        let codes = EXAMPLE.find("\n# Per-city codes").unwrap();
+        let block = "[[camera]]\nid = \"cam-2\"\nname = \"South approach\"\nurl = \"rtsp://op:p%40ss@10.0.0.7/live\"\nanalysis_fps = 2\n\n\
+                     [[camera.zone]]\nid = \"z\"\npolygon = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]\nrules = [{ kind = \"illegal_parking\", dwell_s = 60 }]\n";
+        assert_eq!(added, format!("{}{block}{}", &EXAMPLE[..codes + 1], &EXAMPLE[codes..]));
+        assert!(matches!(edited(&added, ConfigChange::AddCamera(object(camera))), Err(EditError::Conflict(_))));
+        assert_eq!(edited(&added, ConfigChange::RemoveCamera { id: "cam-2".into() }).unwrap(), EXAMPLE);
+        assert!(matches!(edited(EXAMPLE, ConfigChange::RemoveCamera { id: "cam-9".into() }), Err(EditError::NotFound(_))));
+        let nameless = ConfigChange::AddCamera(object(json!({ "url": "rtsp://10.0.0.7/live" })));
+        assert_eq!(fields_named(edited(EXAMPLE, nameless).unwrap_err()), [Some("id".to_string())]);
+    }
+
+    #[test]
+    fn an_update_sets_renames_and_removes_keys_keeping_their_comments() {
+        let fields = object(json!({ "id": "cam-north", "gb28181_id": null, "decode": "keyframes", "stall_s": 20 }));
+        let updated = edited(EXAMPLE, ConfigChange::UpdateCamera { id: "cam-1".into(), fields }).unwrap();
+        let expected = EXAMPLE
+            .replace("id = \"cam-1\"                      #", "id = \"cam-north\"                      #")
+            .replace("gb28181_id = \"32060200081310000001\"   # optional: 20 digits (GB/T 28181)\n", "")
+            .replace("decode = \"all\"                    #", "decode = \"keyframes\"                    #");
+        assert_eq!(updated, expected);
+
+        let second = edited(EXAMPLE, ConfigChange::AddCamera(object(json!({ "id": "cam-2", "url": "file:///clips/a.mp4" })))).unwrap();
+        let rename = ConfigChange::UpdateCamera { id: "cam-2".into(), fields: object(json!({ "id": "cam-1" })) };
+        assert!(matches!(edited(&second, rename), Err(EditError::Conflict(_))));
+        let no_zones = edited(EXAMPLE, ConfigChange::UpdateCamera { id: "cam-1".into(), fields: object(json!({ "zone": [] })) }).unwrap();
+        assert!(!no_zones.contains("[[camera.zone]]") && no_zones.contains("[camera.location]"), "{no_zones}");
+        let unknown = ConfigChange::UpdateCamera { id: "cam-9".into(), fields: Map::new() };
+        assert!(matches!(edited(EXAMPLE, unknown), Err(EditError::NotFound(_))));
+    }
+
+    #[test]
+    fn a_zone_is_replaced_in_place_added_and_removed() {
+        let kerb = json!({
+            "id": "kerb-east", "name": "East kerb", "polygon": [[0.8, 0.0], [1.0, 0.0], [1.0, 0.25], [0.8, 0.25]],
+            "rules": [{ "kind": "illegal_parking", "dwell_s": 120 }],
+        });
+        let replaced = edited(EXAMPLE, ConfigChange::PutZone { camera: "cam-1".into(), zone: object(kerb) }).unwrap();
+        let old_rule = r#"{ kind = "illegal_parking", dwell_s = 300, schedule = { windows = ["07:00-19:00"], weekdays = ["weekdays"], except_dates = ["2026-10-01..2026-10-07"] } },"#;
+        assert_eq!(replaced, EXAMPLE.replace(old_rule, r#"{ kind = "illegal_parking", dwell_s = 120 },"#));
+
+        let bus_stop = json!({ "id": "bus-stop", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]], "rules": [] });
+        let added = edited(EXAMPLE, ConfigChange::PutZone { camera: "cam-1".into(), zone: object(bus_stop) }).unwrap();
+        let codes = EXAMPLE.find("\n# Per-city codes").unwrap();
+        let block = "[[camera.zone]]\nid = \"bus-stop\"\npolygon = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]\nrules = []\n";
+        assert_eq!(added, format!("{}{block}{}", &EXAMPLE[..codes + 1], &EXAMPLE[codes..]));
+
+        let removed = edited(EXAMPLE, ConfigChange::RemoveZone { camera: "cam-1".into(), zone: "verge".into() }).unwrap();
+        let (start, end) = (EXAMPLE.find("[[camera.zone]]\nid = \"verge\"").unwrap(), EXAMPLE.find("[[camera.zone]]\nid = \"shop-sign\"").unwrap());
+        assert_eq!(removed, format!("{}{}", &EXAMPLE[..start], &EXAMPLE[end..]));
+        let unknown = ConfigChange::RemoveZone { camera: "cam-1".into(), zone: "nowhere".into() };
+        assert!(matches!(edited(EXAMPLE, unknown), Err(EditError::NotFound(_))));
+    }
+
+    #[test]
+    fn zone_input_problems_name_the_field() {
+        let no_id = ConfigChange::PutZone { camera: "cam-1".into(), zone: object(json!({ "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]] })) };
+        assert_eq!(fields_named(edited(EXAMPLE, no_id).unwrap_err()), [Some("id".to_string())]);
+        let null_point = ConfigChange::PutZone { camera: "cam-1".into(), zone: object(json!({ "id": "x", "polygon": [[0.1, null]] })) };
+        assert_eq!(fields_named(edited(EXAMPLE, null_point).unwrap_err()), [Some("polygon[0][1]".to_string())]);
+        let bad_rule = json!({ "id": "x", "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]], "rules": [{ "kind": "illegal_parking", "dwel_s": 5 }] });
+        let bad_rule = ConfigChange::PutZone { camera: "cam-1".into(), zone: object(bad_rule) };
+        assert_eq!(fields_named(edited(EXAMPLE, bad_rule).unwrap_err()), [Some("rules[0].dwel_s".to_string())]);
+    }
+
+    #[test]
+    fn a_rule_value_is_set_replaced_and_removed() {
+        let old = r#"{ kind = "unlit_signage", dwell_s = 300, dark_ratio = 0.35, schedule = { windows = ["sunset+15m-22:00"] } },"#;
+        let lit = edited(EXAMPLE, zone_rule("cam-1", "shop-sign", "unlit_signage", "lit_level", json!(180))).unwrap();
+        let with_lit = r#"{ kind = "unlit_signage", dwell_s = 300, dark_ratio = 0.35, schedule = { windows = ["sunset+15m-22:00"] }, lit_level = 180 },"#;
+        assert_eq!(lit, EXAMPLE.replace(old, with_lit));
+        let darker = edited(&lit, zone_rule("cam-1", "shop-sign", "unlit_signage", "dark_ratio", json!(0.5))).unwrap();
+        assert_eq!(darker, lit.replace("dark_ratio = 0.35", "dark_ratio = 0.5"));
+        let unlearned = edited(&lit, zone_rule("cam-1", "shop-sign", "unlit_signage", "lit_level", Json::Null)).unwrap();
+        assert_eq!(unlearned, EXAMPLE);
+        let missing = zone_rule("cam-1", "shop-sign", "illegal_parking", "dwell_s", json!(5));
+        assert!(matches!(edited(EXAMPLE, missing), Err(EditError::NotFound(_))));
+        let too_bright = zone_rule("cam-1", "shop-sign", "unlit_signage", "lit_level", json!(300));
+        assert_eq!(fields_named(edited(EXAMPLE, too_bright).unwrap_err()), [Some("lit_level".to_string())]);
+    }
+
+    #[test]
+    fn a_sink_keeps_its_secret_unless_given_and_a_new_one_needs_one() {
+        let fields = object(json!({ "url": "https://other.example/in", "hmac_secret": "", "timeout_s": 20 }));
+        let updated = edited(EXAMPLE, ConfigChange::PutSink { name: "city-platform".into(), fields }).unwrap();
+        let expected = EXAMPLE.replace("https://platform.example/api/incidents", "https://other.example/in").replace("timeout_s = 10", "timeout_s = 20");
+        assert_eq!(updated, expected);
+
+        let no_secret = ConfigChange::PutSink { name: "backup".into(), fields: object(json!({ "url": "https://b.example/in" })) };
+        let Err(EditError::Invalid { errors, scope }) = edited(EXAMPLE, no_secret) else { panic!("a new sink needs a secret") };
+        assert_eq!((scope.as_deref(), errors.errors[0].field_under("sink[1]").as_deref()), (Some("sink[1]"), Some("hmac_secret")));
+        let backup = ConfigChange::PutSink { name: "backup".into(), fields: object(json!({ "url": "https://b.example/in", "hmac_secret": "s3" })) };
+        let created = edited(EXAMPLE, backup).unwrap();
+        assert_eq!(created, format!("{EXAMPLE}\n[[sink]]\nkind = \"http\"\nname = \"backup\"\nurl = \"https://b.example/in\"\nhmac_secret = \"s3\"\n"));
+        assert_eq!(edited(&created, ConfigChange::RemoveSink { name: "backup".into() }).unwrap(), EXAMPLE);
+        assert!(matches!(edited(EXAMPLE, ConfigChange::RemoveSink { name: "backup".into() }), Err(EditError::NotFound(_))));
+        let rename = ConfigChange::PutSink { name: "city-platform".into(), fields: object(json!({ "name": "other" })) };
+        assert_eq!(fields_named(edited(EXAMPLE, rename).unwrap_err()), [Some("name".to_string())]);
+        let unnamed = "[site]\nname = \"s\"\nregion_code = \"320602\"\n\n[[sink]]\nkind = \"http\"\nurl = \"http://a/\"\nhmac_secret = \"x\"\n";
+        let renamed_default = ConfigChange::PutSink { name: "http".into(), fields: object(json!({ "timeout_s": 5 })) };
+        assert!(edited(unnamed, renamed_default).unwrap().ends_with("hmac_secret = \"x\"\ntimeout_s = 5\n"));
+    }
+
+    #[test]
+    fn the_code_table_is_replaced_keeping_its_comment() {
+        let codes = object(json!({ "illegal_parking": { "city": "606" }, "exposed_waste": { "gb47678": "06011" } }));
+        let replaced = edited(EXAMPLE, ConfigChange::SetCodes(codes)).unwrap();
+        let config = load_str(&replaced, "test.toml", Path::new("/")).unwrap();
+        let kinds: Vec<&str> = config.codes.overrides.keys().map(|k| k.as_str()).collect();
+        assert!(kinds.len() == 2 && kinds.contains(&"illegal_parking") && kinds.contains(&"exposed_waste"), "{kinds:?}");
+        assert!(replaced.contains("# Per-city codes where the platform wants other than the national defaults\n"));
+        assert!(replaced.contains("[codes.illegal_parking]\ncity = \"606\"\n\n[codes.exposed_waste]\ngb47678 = \"06011\"\n"), "{replaced}");
+        assert!(!replaced.contains("street_vending]"));
+        let none = edited(EXAMPLE, ConfigChange::SetCodes(Map::new())).unwrap();
+        assert!(!none.contains("[codes"));
+        let bad = ConfigChange::SetCodes(object(json!({ "exposed_waste": { "gb47678": "6011" } })));
+        assert_eq!(fields_named(edited(EXAMPLE, bad).unwrap_err()), [Some("exposed_waste.gb47678".to_string())]);
+    }
+
+    #[test]
+    fn the_debug_form_of_a_change_shows_keys_not_values() {
+        let change = ConfigChange::AddCamera(object(json!({ "id": "c", "password": "hunter2" })));
+        let shown = format!("{change:?}");
+        assert!(shown.contains("password") && !shown.contains("hunter2"), "{shown}");
     }
 }

@@ -65,6 +65,11 @@ fn convert(json: &Json, at: &str) -> Result<Value, Unrepresentable> {
 /// Gives `new` the look of `old`, the value it replaces: the spacing and trailing comment around
 /// it, and inside arrays and inline tables the look of the elements it still has.
 pub fn keep_look(new: &mut Value, old: &Value) {
+    if same_scalar(new, old) {
+        // Equal: keep it as written (`0.80` stays `0.80`, a literal string stays literal).
+        *new = old.clone();
+        return;
+    }
     *new.decor_mut() = old.decor().clone();
     match (new, old) {
         (Value::Array(new), Value::Array(old)) => keep_array_look(new, old),
@@ -82,6 +87,16 @@ pub fn keep_look(new: &mut Value, old: &Value) {
             }
         }
         _ => {}
+    }
+}
+
+fn same_scalar(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(a), Value::String(b)) => a.value() == b.value(),
+        (Value::Integer(a), Value::Integer(b)) => a.value() == b.value(),
+        (Value::Float(a), Value::Float(b)) => a.value() == b.value(),
+        (Value::Boolean(a), Value::Boolean(b)) => a.value() == b.value(),
+        _ => false,
     }
 }
 
@@ -153,6 +168,8 @@ mod tests {
     #[test]
     fn a_replaced_value_keeps_its_trailing_comment() {
         assert_eq!(replaced("v = 1.0          # fps\n", json!(2)), "v = 2          # fps\n");
+        assert_eq!(replaced("v = [0.80, 0.00] # xy\n", json!([0.8, 0.1])), "v = [0.80, 0.1] # xy\n");
+        assert_eq!(replaced("v = 'lit'\n", json!("lit")), "v = 'lit'\n");
     }
 
     #[test]

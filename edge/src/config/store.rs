@@ -82,7 +82,8 @@ impl ConfigStore {
 
     /// Applies one change: re-reads the file (a hand edit is not lost), edits it, validates the
     /// whole result and only then writes it atomically and publishes the new config. Nothing is
-    /// written when the result is invalid.
+    /// written when the result is invalid. It blocks on file I/O and fsync: from async code,
+    /// call it through `tokio::task::spawn_blocking`.
     pub fn apply(&self, change: ConfigChange) -> Result<Arc<Config>, EditError> {
         let inner = &self.0;
         let mut file = inner.lock();
