@@ -7,8 +7,23 @@ use toml_edit::{Array, InlineTable, Value};
 /// Keys that lead a new table, in this order, as in `steward.example.toml`; the rest follow in
 /// the order given.
 const LEADING_KEYS: [&str; 17] = [
-    "kind", "id", "name", "gb28181_id", "url", "hmac_secret", "analysis_fps", "decode", "transport", "stall_s", "retry_max_s", "pace", "loop",
-    "clip_s", "timeout_s", "polygon", "rules",
+    "kind",
+    "id",
+    "name",
+    "gb28181_id",
+    "url",
+    "hmac_secret",
+    "analysis_fps",
+    "decode",
+    "transport",
+    "stall_s",
+    "retry_max_s",
+    "pace",
+    "loop",
+    "clip_s",
+    "timeout_s",
+    "polygon",
+    "rules",
 ];
 
 /// The entries of `map`, leading keys first (a new table reads like a hand-written one).

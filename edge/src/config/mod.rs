@@ -6,6 +6,7 @@
 //! of the TOML (comments kept), validated whole before they are written, and hand edits of the
 //! file are picked up the same way.
 
+mod change;
 mod credentials;
 mod diagnostic;
 mod edit;
@@ -17,7 +18,7 @@ mod types;
 mod validate;
 
 pub use diagnostic::{ConfigError, ConfigErrors};
-pub use edit::{ConfigChange, EditError};
+pub use change::{ConfigChange, EditError};
 pub use load::{load_file, load_str};
 pub use store::ConfigStore;
 pub use types::*;

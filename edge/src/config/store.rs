@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use toml_edit::DocumentMut;
 
+use super::change::{ConfigChange, EditError};
 use super::diagnostic::{ConfigError, ConfigErrors};
-use super::edit::{ConfigChange, EditError, apply_change};
+use super::edit::apply_change;
 use super::load::load_str;
 use super::types::Config;
 
@@ -291,7 +292,13 @@ mod tests {
         let path = config_file("invalid", EXAMPLE);
         let store = ConfigStore::open(&path).unwrap();
         let seen = store.subscribe();
-        let change = ConfigChange::SetRuleValue { camera: "cam-1".into(), zone: "square".into(), kind: "street_vending".into(), key: "dwell_s".into(), value: json!(-5) };
+        let change = ConfigChange::SetRuleValue {
+            camera: "cam-1".into(),
+            zone: "square".into(),
+            kind: "street_vending".into(),
+            key: "dwell_s".into(),
+            value: json!(-5),
+        };
         let Err(EditError::Invalid { errors, scope }) = store.apply(change) else { panic!("a negative dwell is refused") };
         assert_eq!(scope.as_deref(), Some("camera[0].zone[1].rules[0]"));
         assert_eq!(errors.errors.len(), 1, "{errors}");
