@@ -480,6 +480,16 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_written_as_a_table_is_edited_too() {
+        let text = "[site]\nname = \"s\"\nregion_code = \"320602\"\n\n[[camera]]\nid = \"c\"\nurl = \"file:///clips/a.mp4\"\n\n\
+                    [[camera.zone]]\nid = \"z\"\npolygon = [[0, 0], [1, 0], [1, 1]]\n\n[[camera.zone.rules]]\nkind = \"illegal_parking\"\ndwell_s = 20 # s\n";
+        let longer = edited(text, zone_rule("c", "z", "illegal_parking", "dwell_s", json!(45))).unwrap();
+        assert_eq!(longer, text.replace("dwell_s = 20 # s", "dwell_s = 45 # s"));
+        let Err(EditError::Invalid { scope, .. }) = edited(text, zone_rule("c", "z", "illegal_parking", "dwell_s", json!(0))) else { panic!("0 s is refused") };
+        assert_eq!(scope.as_deref(), Some("camera[0].zone[0].rules[0]"));
+    }
+
+    #[test]
     fn a_sink_keeps_its_secret_unless_given_and_a_new_one_needs_one() {
         let fields = object(json!({ "url": "https://other.example/in", "hmac_secret": "", "timeout_s": 20 }));
         let updated = edited(EXAMPLE, ConfigChange::PutSink { name: "city-platform".into(), fields }).unwrap();

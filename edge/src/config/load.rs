@@ -219,6 +219,15 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn a_bad_file_url_does_not_show_its_credentials() {
+        for url in ["file://admin:hunter2@cam.local/clip.mp4", "file://admin:hunter2@/"] {
+            let bad = GOOD.replace("rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/102", url);
+            let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err().to_string();
+            assert!(errors.contains("bad.toml:12:7: ") && !errors.contains("hunter2"), "{errors}");
+        }
+    }
+
+    #[test]
     fn a_wrong_type_names_its_place() {
         let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = \"fast\"");
         let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();

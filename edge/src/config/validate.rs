@@ -312,7 +312,7 @@ pub fn parse_camera_url(text: &str) -> Result<CameraUrl, String> {
         }
         "file" => {
             if url.to_file_path().is_err() || url.path().len() <= 1 {
-                return Err(format!("`{text}` is not an absolute file path: expected `file:///absolute/path.mp4`"));
+                return Err(format!("`{}` is not an absolute file path: expected `file:///absolute/path.mp4`", redact_text(text)));
             }
         }
         other => return Err(format!("unsupported camera URL scheme `{other}`: expected rtsp, rtsps, http(s) or file")),
