@@ -61,6 +61,7 @@ impl ConfigStore {
         Ok(ConfigStore(Arc::new(Inner { path: path.to_path_buf(), shown, base_dir, file, published })))
     }
 
+    /// The config file, as given to [`ConfigStore::open`].
     pub fn path(&self) -> PathBuf {
         self.0.path.clone()
     }
