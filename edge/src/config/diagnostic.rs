@@ -56,7 +56,26 @@ impl fmt::Display for TreePath {
 pub struct ConfigError {
     /// 1-based line and column, when the place could be found.
     pub line_col: Option<(usize, usize)>,
+    /// Where in the tree the problem lies (`camera[0].zone[1].rules[0].dwell_s`), when known.
+    pub path: Option<String>,
     pub message: String,
+}
+
+impl ConfigError {
+    /// The problem's path relative to `scope` (`camera[2].zone[1]` and
+    /// `camera[2].zone[1].rules[0].dwell_s` give `rules[0].dwell_s`); `None` when the problem is
+    /// not strictly inside `scope`. An empty scope is the whole tree.
+    pub fn field_under(&self, scope: &str) -> Option<String> {
+        let path = self.path.as_deref()?;
+        if scope.is_empty() {
+            return (!path.is_empty()).then(|| path.to_string());
+        }
+        let rest = path.strip_prefix(scope)?;
+        if let Some(field) = rest.strip_prefix('.') {
+            return (!field.is_empty()).then(|| field.to_string());
+        }
+        (rest.starts_with('[') && rest.len() > 1).then(|| rest.to_string())
+    }
 }
 
 /// Every problem found in one config file, in file order.
@@ -163,6 +182,52 @@ pub fn span_of(doc: &Document<&str>, path: &TreePath, aim: Aim) -> Option<Range<
     best
 }
 
+/// The deepest path in `doc` whose key or value covers byte `offset`: places an error that
+/// only has a span (a wrong type) in the tree.
+pub fn path_at(doc: &Document<&str>, offset: usize) -> Option<TreePath> {
+    fn covers(span: Option<Range<usize>>, offset: usize) -> bool {
+        span.is_some_and(|s| s.contains(&offset))
+    }
+    fn in_value(value: &Value, path: TreePath, offset: usize) -> TreePath {
+        match value {
+            Value::Array(array) => {
+                for (index, element) in array.iter().enumerate() {
+                    if covers(element.span(), offset) {
+                        return in_value(element, path.index(index), offset);
+                    }
+                }
+            }
+            Value::InlineTable(table) => {
+                for (key, element) in table.iter() {
+                    if covers(element.span(), offset) || covers(table.key(key).and_then(|k| k.span()), offset) {
+                        return in_value(element, path.key(key), offset);
+                    }
+                }
+            }
+            _ => {}
+        }
+        path
+    }
+    fn in_table(table: &Table, path: &TreePath, offset: usize) -> Option<TreePath> {
+        for (key, item) in table.iter() {
+            let here = path.key(key);
+            let found = match item {
+                Item::Value(value) if covers(value.span(), offset) || covers(table.key(key).and_then(|k| k.span()), offset) => {
+                    Some(in_value(value, here, offset))
+                }
+                Item::Table(sub) => in_table(sub, &here, offset),
+                Item::ArrayOfTables(array) => array.iter().enumerate().find_map(|(index, sub)| in_table(sub, &here.index(index), offset)),
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        covers(table.span(), offset).then(|| path.clone())
+    }
+    in_table(doc.as_table(), &TreePath::root(), offset)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +248,28 @@ mod tests {
         let span = span_of(&doc, &path, Aim::Key).unwrap();
         assert_eq!(&text[span.clone()], "dwel_s");
         assert_eq!(line_col(text, span.start), (4, 24));
+    }
+
+    #[test]
+    fn a_span_is_placed_at_the_deepest_key_covering_it() {
+        let text = "[[camera]]\nid = \"a\"\n[[camera.zone]]\nrules = [{ kind = \"x\", dwell_s = \"long\" }]\n";
+        let doc = Document::parse(text).unwrap();
+        let path = path_at(&doc, text.find("\"long\"").unwrap()).unwrap();
+        assert_eq!(path.to_string(), "camera[0].zone[0].rules[0].dwell_s");
+        assert_eq!(path_at(&doc, text.find("\"a\"").unwrap()).unwrap().to_string(), "camera[0].id");
+    }
+
+    #[test]
+    fn a_field_is_named_relative_to_its_scope() {
+        let error = |path: &str| ConfigError { line_col: None, path: Some(path.to_string()), message: String::new() };
+        let dwell = error("camera[2].zone[1].rules[0].dwell_s");
+        assert_eq!(dwell.field_under("camera[2].zone[1]").as_deref(), Some("rules[0].dwell_s"));
+        assert_eq!(dwell.field_under("camera[2]").as_deref(), Some("zone[1].rules[0].dwell_s"));
+        assert_eq!(dwell.field_under("").as_deref(), Some("camera[2].zone[1].rules[0].dwell_s"));
+        assert_eq!(dwell.field_under("camera[2].zone[10]"), None);
+        assert_eq!(dwell.field_under("camera[2].zone[1].rules[0].dwell_s"), None);
+        assert_eq!(error("camera[1].url").field_under("camera[12]"), None);
+        assert_eq!(error("camera[1].zone[0].polygon[3]").field_under("camera[1].zone[0].polygon").as_deref(), Some("[3]"));
+        assert_eq!(ConfigError { line_col: None, path: None, message: String::new() }.field_under("camera[0]"), None);
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use toml_edit::Document;
 
-use super::diagnostic::{ConfigError, ConfigErrors, Segment, TreePath, line_col, span_of};
+use super::diagnostic::{ConfigError, ConfigErrors, Segment, TreePath, line_col, path_at, span_of};
 use super::raw::RawConfig;
 use super::types::Config;
 use super::validate::{Problem, unknown_key, validate};
@@ -14,7 +14,7 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
         file: shown.clone(),
-        errors: vec![ConfigError { line_col: None, message: format!("cannot read config file: {e}") }],
+        errors: vec![ConfigError { line_col: None, path: None, message: format!("cannot read config file: {e}") }],
     })?;
     let base_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     load_str(&text, &shown, base_dir)
@@ -26,19 +26,20 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Config, Confi
     let doc = Document::parse(text).map_err(|e| {
         fail(vec![ConfigError {
             line_col: e.span().map(|span| line_col(text, span.start)),
+            path: None,
             message: first_line(e.message()),
         }])
     })?;
 
     let mut unknown = Vec::new();
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| fail(vec![serde_error(text, &e)]))?;
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| fail(vec![serde_error(text, &doc, &e)]))?;
     let raw: Result<RawConfig, _> = serde_ignored::deserialize(deserializer, |ignored| unknown.push(unknown_key(tree_path(&ignored))));
     let mut problems: Vec<Problem> = unknown;
     let raw = match raw {
         Ok(raw) => Some(raw),
         Err(e) => {
             let mut errors = locate(text, &doc, problems);
-            errors.push(serde_error(text, &e));
+            errors.push(serde_error(text, &doc, &e));
             errors.sort_by_key(|e| e.line_col);
             return Err(fail(errors));
         }
@@ -56,14 +57,27 @@ pub fn load_str(text: &str, file: &str, base_dir: &Path) -> Result<Config, Confi
 fn locate(text: &str, doc: &Document<&str>, problems: Vec<Problem>) -> Vec<ConfigError> {
     let mut errors: Vec<ConfigError> = problems
         .into_iter()
-        .map(|p| ConfigError { line_col: span_of(doc, &p.path, p.aim).map(|s| line_col(text, s.start)), message: p.message })
+        .map(|p| ConfigError {
+            line_col: span_of(doc, &p.path, p.aim).map(|s| line_col(text, s.start)),
+            path: shown_path(&p.path),
+            message: p.message,
+        })
         .collect();
     errors.sort_by_key(|e| e.line_col);
     errors
 }
 
-fn serde_error(text: &str, e: &toml::de::Error) -> ConfigError {
-    ConfigError { line_col: e.span().map(|span| line_col(text, span.start)), message: first_line(e.message()) }
+fn serde_error(text: &str, doc: &Document<&str>, e: &toml::de::Error) -> ConfigError {
+    ConfigError {
+        line_col: e.span().map(|span| line_col(text, span.start)),
+        path: e.span().and_then(|span| path_at(doc, span.start)).and_then(|path| shown_path(&path)),
+        message: first_line(e.message()),
+    }
+}
+
+/// The tree path as shown to people and the API; the root has none.
+fn shown_path(path: &TreePath) -> Option<String> {
+    (!path.0.is_empty()).then(|| path.to_string())
 }
 
 fn first_line(message: &str) -> String {
@@ -144,6 +158,12 @@ hmac_secret = "change-me"
         assert!(shown.contains("bad.toml:17:11: a polygon needs at least 3 points, this one has 2"), "{shown}");
         assert!(shown.contains("bad.toml:18:38: unknown key `dwel_s`"), "{shown}");
         assert!(!shown.contains("hunter2"), "{shown}");
+        let paths: Vec<Option<&str>> = errors.errors.iter().map(|e| e.path.as_deref()).collect();
+        assert_eq!(
+            paths,
+            [Some("camera[0].url"), Some("camera[0].analysis_fsp"), Some("camera[0].zone[0].polygon"), Some("camera[0].zone[0].rules[0].dwel_s")],
+            "{shown}"
+        );
     }
 
     #[test]
@@ -199,10 +219,20 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn a_bad_file_url_does_not_show_its_credentials() {
+        for url in ["file://admin:hunter2@cam.local/clip.mp4", "file://admin:hunter2@/"] {
+            let bad = GOOD.replace("rtsp://admin:hunter2@10.0.0.5:554/Streaming/Channels/102", url);
+            let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err().to_string();
+            assert!(errors.contains("bad.toml:12:7: ") && !errors.contains("hunter2"), "{errors}");
+        }
+    }
+
+    #[test]
     fn a_wrong_type_names_its_place() {
         let bad = GOOD.replace("analysis_fps = 2.0", "analysis_fps = \"fast\"");
         let errors = load_str(&bad, "bad.toml", Path::new("/")).unwrap_err();
         assert_eq!(errors.errors[0].line_col, Some((13, 16)), "{errors}");
+        assert_eq!(errors.errors[0].path.as_deref(), Some("camera[0].analysis_fps"), "{errors}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use crate::kind::ViolationKind;
 use crate::rules::schedule::Schedule;
 
 /// The whole appliance configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub site: Site,
     pub storage: Storage,
@@ -22,7 +22,7 @@ pub struct Config {
     pub codes: CodeTable,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Site {
     pub name: String,
     /// 6-digit 行政区划 code (GB/T 2260).
@@ -32,13 +32,13 @@ pub struct Site {
     pub position: Option<(f64, f64)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Storage {
     /// Holds the SQLite outbox and the evidence files.
     pub dir: PathBuf,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Control {
     pub listen: SocketAddr,
 }
@@ -49,7 +49,7 @@ impl Default for Control {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Device {
     pub id: String,
     /// Which pipeline template the cameras run (`[device] platform`).
@@ -106,7 +106,7 @@ impl Default for Privacy {
 /// ONNX Runtime threads for one inference unless `[model] threads` says otherwise.
 pub const DEFAULT_MODEL_THREADS: usize = 2;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelRef {
     /// The model manifest (`models/NAME.toml`); `None` means the bundled default, found at start.
     pub manifest: Option<PathBuf>,

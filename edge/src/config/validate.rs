@@ -27,10 +27,11 @@ impl Problems {
     fn value(&mut self, path: TreePath, message: impl Into<String>) {
         self.0.push(Problem { path, aim: Aim::Value, message: message.into() });
     }
-    /// A required value: reports it missing at `parent` when absent.
+    /// A required value: reports it missing when absent, at its own path (which places it in
+    /// the file where `parent` is, and names the field for the API).
     fn required<T: Clone>(&mut self, value: &Option<T>, parent: &TreePath, key: &str) -> Option<T> {
         if value.is_none() {
-            self.value(parent.clone(), format!("missing required key `{key}` in [{parent}]"));
+            self.value(parent.key(key), format!("missing required key `{key}` in [{parent}]"));
         }
         value.clone()
     }
@@ -311,7 +312,7 @@ pub fn parse_camera_url(text: &str) -> Result<CameraUrl, String> {
         }
         "file" => {
             if url.to_file_path().is_err() || url.path().len() <= 1 {
-                return Err(format!("`{text}` is not an absolute file path: expected `file:///absolute/path.mp4`"));
+                return Err(format!("`{}` is not an absolute file path: expected `file:///absolute/path.mp4`", redact_text(text)));
             }
         }
         other => return Err(format!("unsupported camera URL scheme `{other}`: expected rtsp, rtsps, http(s) or file")),
