@@ -96,12 +96,19 @@ fn csrf_header(headers: &HeaderMap) -> Option<&str> {
     headers.get(CSRF_HEADER).and_then(|value| value.to_str().ok())
 }
 
-/// Sign-in and setup: the token sent must equal the `steward_csrf` cookie (double submit).
-fn check_pre_session(jar: &CookieJar, sent: Option<&str>) -> Result<(), ApiError> {
-    match (jar.get(CSRF_COOKIE), sent) {
-        (Some(cookie), Some(sent)) if !cookie.value().is_empty() && constant_time_eq(cookie.value().as_bytes(), sent.as_bytes()) => Ok(()),
-        _ => Err(csrf_refused()),
+/// Sign-in and setup: the token sent must equal the `steward_csrf` cookie (double submit), or,
+/// when the request already has a session (signing in again), that session's CSRF token.
+fn check_sign_in_csrf(store: &AuthStore, jar: &CookieJar, sent: Option<&str>) -> Result<(), ApiError> {
+    let sent = sent.ok_or_else(csrf_refused)?;
+    let matches = |expected: &str| !expected.is_empty() && constant_time_eq(expected.as_bytes(), sent.as_bytes());
+    if jar.get(CSRF_COOKIE).is_some_and(|cookie| matches(cookie.value())) {
+        return Ok(());
     }
+    let session = match jar.get(SESSION_COOKIE) {
+        Some(cookie) => store.session(cookie.value()).map_err(internal_error)?,
+        None => None,
+    };
+    if session.is_some_and(|session| matches(&session.csrf_token)) { Ok(()) } else { Err(csrf_refused()) }
 }
 
 fn session_cookie(store: &AuthStore, token: String) -> Cookie<'static> {
@@ -157,7 +164,7 @@ async fn get_session(State(store): State<AuthStore>, jar: CookieJar) -> Result<(
 }
 
 #[utoipa::path(post, path = "/setup", tag = "auth",
-    description = "First run only: creates the first admin and signs it in. Needs `X-CSRF-Token` equal to the `steward_csrf` cookie.",
+    description = "First run only: creates the first admin and signs it in. Needs `X-CSRF-Token` equal to the `steward_csrf` cookie (the `csrf_token` of `GET /session`).",
     request_body = Credentials,
     responses(
         (status = 201, description = "admin created and signed in; sets the `steward_session` cookie", body = SignedIn),
@@ -165,7 +172,7 @@ async fn get_session(State(store): State<AuthStore>, jar: CookieJar) -> Result<(
         (status = 409, description = "a user exists already", body = ErrorBody),
         (status = 422, description = "user name or password not acceptable", body = ErrorBody)))]
 async fn setup(State(store): State<AuthStore>, jar: CookieJar, headers: HeaderMap, body: Result<Json<Credentials>, JsonRejection>) -> Result<(StatusCode, CookieJar, Json<SignedIn>), ApiError> {
-    check_pre_session(&jar, csrf_header(&headers))?;
+    check_sign_in_csrf(&store, &jar, csrf_header(&headers))?;
     if store.has_users().map_err(internal_error)? {
         return Err(setup_done());
     }
@@ -181,7 +188,7 @@ async fn setup(State(store): State<AuthStore>, jar: CookieJar, headers: HeaderMa
 }
 
 #[utoipa::path(post, path = "/session", tag = "auth",
-    description = "Signs in. JSON needs `X-CSRF-Token` equal to the `steward_csrf` cookie; a form sends it as the field `csrf_token`. After 5 failures for a user name or from an address, each attempt waits 2 s, 4 s, 8 s … (at most 5 min) after the last failure.",
+    description = "Signs in. JSON needs `X-CSRF-Token` equal to the `csrf_token` of `GET /session` (the `steward_csrf` cookie, or the current session's token); a form sends it as the field `csrf_token`. After 5 failures for a user name or from an address, each attempt waits 2 s, 4 s, 8 s … (at most 5 min) after the last failure.",
     request_body(content((Credentials = "application/json"), (CredentialsForm = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "signed in; sets the `steward_session` cookie", body = SignedIn),
@@ -200,7 +207,7 @@ async fn sign_in(State(store): State<AuthStore>, request: Request) -> Result<(Co
     } else {
         (json_body(Json::<Credentials>::from_request(request, &()).await)?, header_token)
     };
-    check_pre_session(&jar, sent_token.as_deref())?;
+    check_sign_in_csrf(&store, &jar, sent_token.as_deref())?;
 
     let shown = loggable_name(&username);
     let shown_address = address.map_or_else(|| "unknown".to_owned(), |address| address.to_string());
