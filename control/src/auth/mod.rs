@@ -130,5 +130,10 @@ macro_rules! role_extractor {
 }
 
 role_extractor!(RequireViewer, Role::Viewer, "Any signed-in user or token (401 otherwise).");
-role_extractor!(#[allow(dead_code)] RequireOperator, Role::Operator, "An operator or admin (401 when not signed in, 403 for a viewer).");
+role_extractor!(
+    #[allow(dead_code)]
+    RequireOperator,
+    Role::Operator,
+    "An operator or admin (401 when not signed in, 403 for a viewer)."
+);
 role_extractor!(RequireAdmin, Role::Admin, "An admin (401 when not signed in, 403 otherwise).");

@@ -14,7 +14,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::password::{check_new_user, constant_time_eq, field_error, hash_password, is_token_shaped, loggable_name, random_token, verify_password, verify_unknown_user};
+use super::password::{
+    check_new_user, constant_time_eq, field_error, hash_password, is_token_shaped, loggable_name, random_token, verify_password, verify_unknown_user,
+};
 use super::store::{ApiToken, CreatedApiToken, SESSION_SECONDS, User, UserRemoval};
 use super::{AuthStore, CSRF_COOKIE, CSRF_HEADER, Principal, RequireAdmin, RequireViewer, Role, SESSION_COOKIE, csrf_refused, internal_error};
 use crate::api::{ApiError, ErrorBody};
@@ -171,7 +173,12 @@ async fn get_session(State(store): State<AuthStore>, jar: CookieJar) -> Result<(
         (status = 403, description = "missing or wrong pre-session CSRF token", body = ErrorBody),
         (status = 409, description = "a user exists already", body = ErrorBody),
         (status = 422, description = "user name or password not acceptable", body = ErrorBody)))]
-async fn setup(State(store): State<AuthStore>, jar: CookieJar, headers: HeaderMap, body: Result<Json<Credentials>, JsonRejection>) -> Result<(StatusCode, CookieJar, Json<SignedIn>), ApiError> {
+async fn setup(
+    State(store): State<AuthStore>,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Result<Json<Credentials>, JsonRejection>,
+) -> Result<(StatusCode, CookieJar, Json<SignedIn>), ApiError> {
     check_sign_in_csrf(&store, &jar, csrf_header(&headers))?;
     if store.has_users().map_err(internal_error)? {
         return Err(setup_done());
@@ -200,9 +207,14 @@ async fn sign_in(State(store): State<AuthStore>, request: Request) -> Result<(Co
     let address: Option<IpAddr> = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
     let jar = CookieJar::from_headers(request.headers());
     let header_token = csrf_header(request.headers()).map(str::to_owned);
-    let is_form = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
     let (Credentials { username, password }, sent_token) = if is_form {
-        let Form(form) = Form::<CredentialsForm>::from_request(request, &()).await.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
+        let Form(form) =
+            Form::<CredentialsForm>::from_request(request, &()).await.map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
         (Credentials { username: form.username, password: form.password }, form.csrf_token.or(header_token))
     } else {
         (json_body(Json::<Credentials>::from_request(request, &()).await)?, header_token)
@@ -268,7 +280,11 @@ async fn list_users(_admin: RequireAdmin, State(store): State<AuthStore>) -> Res
         (status = 403, description = "not an admin, or missing CSRF token", body = ErrorBody),
         (status = 409, description = "the user exists", body = ErrorBody),
         (status = 422, description = "user name or password not acceptable", body = ErrorBody)))]
-async fn create_user(RequireAdmin(admin): RequireAdmin, State(store): State<AuthStore>, body: Result<Json<NewUser>, JsonRejection>) -> Result<(StatusCode, Json<User>), ApiError> {
+async fn create_user(
+    RequireAdmin(admin): RequireAdmin,
+    State(store): State<AuthStore>,
+    body: Result<Json<NewUser>, JsonRejection>,
+) -> Result<(StatusCode, Json<User>), ApiError> {
     let NewUser { username, password, role } = json_body(body)?;
     invalid_user(check_new_user(Some(&username), Some(&password)))?;
     let hash = hash_in_background(password).await?;
@@ -345,7 +361,11 @@ async fn list_tokens(_admin: RequireAdmin, State(store): State<AuthStore>) -> Re
         (status = 401, description = "not signed in", body = ErrorBody),
         (status = 403, description = "not an admin, or missing CSRF token", body = ErrorBody),
         (status = 422, description = "name not acceptable", body = ErrorBody)))]
-async fn create_token(RequireAdmin(admin): RequireAdmin, State(store): State<AuthStore>, body: Result<Json<NewApiToken>, JsonRejection>) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
+async fn create_token(
+    RequireAdmin(admin): RequireAdmin,
+    State(store): State<AuthStore>,
+    body: Result<Json<NewApiToken>, JsonRejection>,
+) -> Result<(StatusCode, Json<CreatedApiToken>), ApiError> {
     let NewApiToken { name, role } = json_body(body)?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {

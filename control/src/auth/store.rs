@@ -272,9 +272,8 @@ impl AuthStore {
     pub(super) fn tokens(&self) -> anyhow::Result<Vec<ApiToken>> {
         let db = self.db();
         let mut statement = db.prepare("SELECT id, name, role, created_at, last_used_at FROM api_tokens ORDER BY created_at, id")?;
-        let tokens = statement.query_map([], |row| {
-            Ok(ApiToken { id: row.get(0)?, name: row.get(1)?, role: row.get(2)?, created_at: row.get(3)?, last_used_at: row.get(4)? })
-        })?;
+        let tokens = statement
+            .query_map([], |row| Ok(ApiToken { id: row.get(0)?, name: row.get(1)?, role: row.get(2)?, created_at: row.get(3)?, last_used_at: row.get(4)? }))?;
         Ok(tokens.collect::<rusqlite::Result<_>>()?)
     }
 

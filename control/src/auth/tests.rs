@@ -272,7 +272,8 @@ async fn auth_session_cookie_attributes() {
     assert!(!cookie.contains("Secure"), "{cookie}");
     // Only the token's digest is stored.
     let token = browser.cookies["steward_session"].clone();
-    let stored: Vec<String> = fixture.db().prepare("SELECT token_sha256 FROM sessions").unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
+    let stored: Vec<String> =
+        fixture.db().prepare("SELECT token_sha256 FROM sessions").unwrap().query_map([], |row| row.get(0)).unwrap().map(Result::unwrap).collect();
     assert!(stored.contains(&sha256_hex(&token)) && !stored.contains(&token));
 
     let tls = Fixture::with_secure_cookies(true);
@@ -319,7 +320,9 @@ async fn auth_without_credentials_is_401() {
     let fixture = Fixture::new();
     fixture.admin().await;
     let mut anonymous = fixture.browser("192.0.2.9:40000");
-    for (method, uri) in [(Method::GET, "/probe/viewer"), (Method::POST, "/probe/operator"), (Method::GET, "/api/v1/users"), (Method::DELETE, "/api/v1/session")] {
+    for (method, uri) in
+        [(Method::GET, "/probe/viewer"), (Method::POST, "/probe/operator"), (Method::GET, "/api/v1/users"), (Method::DELETE, "/api/v1/session")]
+    {
         let reply = anonymous.send(method, uri, None, &[]).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{uri}");
         assert!(reply.json()["error"].as_str().unwrap().contains("sign in"));
@@ -386,7 +389,8 @@ async fn auth_bearer_tokens_need_no_csrf_and_stop_when_deleted() {
     assert_eq!(integrator.send(Method::POST, "/probe/admin", None, &[("authorization", &bearer)]).await.status, StatusCode::FORBIDDEN);
     // A token name is no user name: it cannot set the password of a user called the same.
     admin.write(Method::POST, "/api/v1/users", json!({"username": "city-platform", "password": VIEWER_PASSWORD, "role": "viewer"})).await;
-    let reply = integrator.send(Method::PUT, "/api/v1/users/city-platform/password", Some(json!({"password": "taken-over!"})), &[("authorization", &bearer)]).await;
+    let reply =
+        integrator.send(Method::PUT, "/api/v1/users/city-platform/password", Some(json!({"password": "taken-over!"})), &[("authorization", &bearer)]).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert!(admin.get("/api/v1/tokens").await.json()[0]["last_used_at"].is_string());
 
@@ -520,4 +524,7 @@ fn auth_routes_are_described_for_openapi() {
         assert!(sign_in["responses"].get(status).is_some(), "POST /session lacks {status}");
     }
     assert!(sign_in["requestBody"]["content"].get("application/x-www-form-urlencoded").is_some());
+    for schema in ["SessionState", "Credentials", "CredentialsForm", "SignedIn", "Principal", "Role", "User", "NewUser", "ApiToken", "CreatedApiToken", "ErrorBody"] {
+        assert!(document["components"]["schemas"].get(schema).is_some(), "schema {schema} missing");
+    }
 }
