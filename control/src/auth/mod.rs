@@ -1,18 +1,38 @@
-//! Who may do what: users and roles, sessions, API tokens, CSRF and login throttling.
+//! Who may do what: users and roles, sessions, API tokens, CSRF and sign-in throttling.
 //!
-//! SKELETON (interface only, to be implemented): handlers ask for a role by taking one of the
-//! extractors `RequireViewer`, `RequireOperator`, `RequireAdmin`; each accepts a session cookie
-//! (plus `X-CSRF-Token` on every method but GET/HEAD) or an `Authorization: Bearer` API token.
+//! Handlers ask for a role by taking one of the extractors `RequireViewer`, `RequireOperator`,
+//! `RequireAdmin`; each accepts a session cookie (plus `X-CSRF-Token` on every method but
+//! GET/HEAD/OPTIONS) or an `Authorization: Bearer` API token. `routes()` serves sign-in, setup,
+//! users and tokens (mounted under `/api/v1`); `AuthStore::open` opens their SQLite file.
 
-use std::path::Path;
-use std::sync::Arc;
+mod password;
+mod routes;
+mod store;
+#[cfg(test)]
+mod tests;
+mod throttle;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use axum_extra::extract::cookie::CookieJar;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::api::ApiError;
+use password::constant_time_eq;
+
+// Until `app.rs` opens the store and mounts `routes()`, nothing in the binary calls them; each
+// such entry point says so with `allow(dead_code)` (and this re-export with `unused_imports`).
+#[allow(unused_imports)]
+pub use routes::routes;
+pub use store::AuthStore;
+
+/// The session cookie (HttpOnly, SameSite=Strict).
+const SESSION_COOKIE: &str = "steward_session";
+/// The pre-session cookie that sign-in and setup check `X-CSRF-Token` against (double submit).
+const CSRF_COOKIE: &str = "steward_csrf";
+const CSRF_HEADER: &str = "x-csrf-token";
 
 /// What a user or token may do; each role includes the ones below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
@@ -26,37 +46,75 @@ pub enum Role {
     Admin,
 }
 
-/// The signed-in user (or API token) behind a request.
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Role> {
+        [Role::Viewer, Role::Operator, Role::Admin].into_iter().find(|role| role.as_str() == text)
+    }
+}
+
+/// The signed-in user (or API token, named `token:<name>`) behind a request.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Principal {
     pub name: String,
     pub role: Role,
 }
 
-/// Users, sessions and tokens, kept in `control.db` in the storage folder.
-#[derive(Clone)]
-pub struct AuthStore {
-    #[allow(dead_code)]
-    inner: Arc<()>,
+/// Logs an internal failure (the user database, hashing) and answers 500 without its details.
+fn internal_error(error: anyhow::Error) -> ApiError {
+    tracing::error!(error = %format!("{error:#}"), "authentication failed internally");
+    ApiError::internal("the user database failed; see the log")
 }
 
-impl AuthStore {
-    pub fn open(_path: &Path) -> anyhow::Result<AuthStore> {
-        Ok(AuthStore { inner: Arc::new(()) })
+fn csrf_refused() -> ApiError {
+    ApiError::forbidden("missing or wrong CSRF token")
+}
+
+/// Whether the `X-CSRF-Token` header equals `expected`.
+fn csrf_header_matches(headers: &HeaderMap, expected: &str) -> bool {
+    headers.get(CSRF_HEADER).is_some_and(|sent| !expected.is_empty() && constant_time_eq(sent.as_bytes(), expected.as_bytes()))
+}
+
+/// The principal behind a request: a bearer token if there is an `Authorization` header (no
+/// CSRF needed), else the session cookie (with the CSRF header on unsafe methods).
+fn authenticate(parts: &Parts, store: &AuthStore) -> Result<Principal, ApiError> {
+    if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+        let token = value.to_str().ok().and_then(|value| value.strip_prefix("Bearer ")).map(str::trim).filter(|token| !token.is_empty());
+        let token = token.ok_or_else(ApiError::unauthorized)?;
+        return store.token_principal(token).map_err(internal_error)?.ok_or_else(ApiError::unauthorized);
     }
+    let jar = CookieJar::from_headers(&parts.headers);
+    let cookie = jar.get(SESSION_COOKIE).ok_or_else(ApiError::unauthorized)?;
+    let session = store.session(cookie.value()).map_err(internal_error)?.ok_or_else(ApiError::unauthorized)?;
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !csrf_header_matches(&parts.headers, &session.csrf_token) {
+        return Err(csrf_refused());
+    }
+    Ok(session.principal)
 }
 
-async fn require<S: Send + Sync>(_parts: &mut Parts, state: &S, _role: Role) -> Result<Principal, ApiError>
+fn require<S: Send + Sync>(parts: &Parts, state: &S, role: Role) -> Result<Principal, ApiError>
 where
     AuthStore: FromRef<S>,
 {
-    let _store = AuthStore::from_ref(state);
-    Err(ApiError::unauthorized())
+    let principal = authenticate(parts, &AuthStore::from_ref(state))?;
+    if principal.role < role {
+        return Err(ApiError::forbidden(format!("this needs the {} role", role.as_str())));
+    }
+    Ok(principal)
 }
 
 macro_rules! role_extractor {
-    ($name:ident, $role:expr, $doc:literal) => {
+    ($(#[$attribute:meta])* $name:ident, $role:expr, $doc:literal) => {
         #[doc = $doc]
+        $(#[$attribute])*
         pub struct $name(pub Principal);
 
         impl<S: Send + Sync> FromRequestParts<S> for $name
@@ -65,12 +123,17 @@ macro_rules! role_extractor {
         {
             type Rejection = ApiError;
             async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-                require(parts, state, $role).await.map($name)
+                require(parts, state, $role).map($name)
             }
         }
     };
 }
 
 role_extractor!(RequireViewer, Role::Viewer, "Any signed-in user or token (401 otherwise).");
-role_extractor!(RequireOperator, Role::Operator, "An operator or admin (401 when not signed in, 403 for a viewer).");
+role_extractor!(
+    #[allow(dead_code)]
+    RequireOperator,
+    Role::Operator,
+    "An operator or admin (401 when not signed in, 403 for a viewer)."
+);
 role_extractor!(RequireAdmin, Role::Admin, "An admin (401 when not signed in, 403 otherwise).");
