@@ -9,6 +9,7 @@ mod bench;
 mod commands;
 mod receive;
 mod serve_rtsp;
+mod ui;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
