@@ -48,30 +48,31 @@ async function renderSinks(main) {
 }
 
 function renderSinkRows(tbody, sinks, formHolder, testResult, reload) {
-  clear(tbody);
-  if (!sinks.length) {
-    tbody.append(h('tr', {}, h('td', { colSpan: 8, class: 'empty', text: t('no_sinks') })));
-    return;
-  }
-  const admin = hasRole('admin');
-  for (const s of sinks) {
-    const actions = h('td', { class: 'actions' });
-    if (admin) {
-      actions.append(
-        button('edit', () => openSinkForm(formHolder, s, reload), { class: 'sink-edit' }),
-        button('sink_test', (ev) => testSink(s, ev.currentTarget, testResult), { class: 'sink-test' }),
-        button('delete', () => deleteSink(s, reload), { class: 'sink-delete danger' }));
+  const build = (s) => {
+    const row = h('tr', { dataset: { sink: s.name } },
+      h('td', { class: 'strong', text: s.name }), h('td', { class: 'wrap' }), h('td', { class: 'num' }), h('td'),
+      h('td', { class: 'num' }), h('td', { class: 'num' }), h('td', { class: 'num' }), h('td', { class: 'actions' }));
+    if (hasRole('admin')) {
+      row.cells[7].append(
+        button('edit', () => openSinkForm(formHolder, row.sink, reload), { class: 'sink-edit' }),
+        button('sink_test', (ev) => testSink(row.sink, ev.currentTarget, testResult), { class: 'sink-test' }),
+        button('delete', () => deleteSink(row.sink, reload), { class: 'sink-delete danger' }));
     }
-    tbody.append(h('tr', { dataset: { sink: s.name } },
-      h('td', { class: 'strong', text: s.name }),
-      h('td', { class: 'wrap', text: s.url || '' }),
-      h('td', { class: 'num', text: s.timeout_s === undefined ? '—' : String(s.timeout_s) }),
-      h('td', {}, badge(t(s.has_secret ? 'secret_set' : 'secret_not_set'), s.has_secret ? 'ok' : 'warn')),
-      h('td', { class: 'num', text: String(s.pending ?? '—') }),
-      h('td', { class: 'num', text: String(s.delivered ?? '—') }),
-      h('td', { class: 'num', text: String(s.rejected ?? '—') }),
-      actions));
-  }
+    updateSinkRow(row, s);
+    return row;
+  };
+  syncRows(tbody, sinks, (s) => s.name, build, updateSinkRow, t('no_sinks'), 8);
+}
+
+function updateSinkRow(row, s) {
+  row.sink = s;
+  const cells = row.cells;
+  cells[1].textContent = s.url || '';
+  cells[2].textContent = s.timeout_s === undefined ? '—' : String(s.timeout_s);
+  setCell(cells[3], badge(t(s.has_secret ? 'secret_set' : 'secret_not_set'), s.has_secret ? 'ok' : 'warn'));
+  cells[4].textContent = String(s.pending ?? '—');
+  cells[5].textContent = String(s.delivered ?? '—');
+  cells[6].textContent = String(s.rejected ?? '—');
 }
 
 function openSinkForm(holder, sink, reload) {

@@ -121,6 +121,42 @@ function clear(el) {
   return el;
 }
 
+/**
+ * Brings tbody's rows in line with items without replacing the rows that stay (so a click or a
+ * selection on a row survives the 5-second refresh): build(item) makes a new row, update(row,
+ * item) refreshes an existing one. emptyText is shown when there are no items.
+ */
+function syncRows(tbody, items, keyOf, build, update, emptyText, columns) {
+  const existing = new Map();
+  for (const tr of Array.from(tbody.rows)) {
+    if (tr.dataset.key === undefined) tr.remove();
+    else existing.set(tr.dataset.key, tr);
+  }
+  let prev = null;
+  for (const item of items) {
+    const key = String(keyOf(item));
+    let row = existing.get(key);
+    if (row) {
+      existing.delete(key);
+      update(row, item);
+    } else {
+      row = build(item);
+      row.dataset.key = key;
+    }
+    const want = prev ? prev.nextSibling : tbody.firstChild;
+    if (row !== want) tbody.insertBefore(row, want);
+    prev = row;
+  }
+  existing.forEach((tr) => tr.remove());
+  if (!items.length) tbody.append(h('tr', {}, h('td', { colSpan: columns, class: 'empty', text: emptyText })));
+}
+
+/** Replaces a cell's content with the given nodes/strings. */
+function setCell(cell, ...content) {
+  clear(cell);
+  appendAll(cell, content);
+}
+
 const $ = (sel, root) => (root || document).querySelector(sel);
 const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 

@@ -46,28 +46,36 @@ async function renderCameras(main) {
 }
 
 function renderCameraRows(tbody, cameras, formHolder, reload) {
-  clear(tbody);
-  if (!cameras.length) {
-    tbody.append(h('tr', {}, h('td', { colSpan: 7, class: 'empty', text: t('no_cameras') })));
-    return;
-  }
-  for (const cam of cameras) {
-    const health = cam.health || {};
+  const build = (cam) => {
     const href = '#/cameras/' + encodeURIComponent(cam.id);
-    const actions = h('td', { class: 'actions' },
-      h('a', { class: 'camera-open button-link', href, text: t('zones_title') }));
+    const actions = h('td', { class: 'actions' }, h('a', { class: 'camera-open button-link', href, text: t('zones_title') }));
+    const row = h('tr', { dataset: { camera: cam.id } },
+      h('td', {}, h('a', { href, class: 'strong camera-name' }), h('div', { class: 'small muted', text: cam.id })),
+      h('td'), h('td', { class: 'num' }), h('td'), h('td', { class: 'error-text wrap' }), h('td', { class: 'num' }), actions);
     if (hasRole('operator')) {
-      actions.append(button('edit', () => openCameraForm(formHolder, cam, reload), { class: 'camera-edit' }));
+      actions.append(button('edit', () => openCameraForm(formHolder, row.camera, reload), { class: 'camera-edit' }));
     }
-    tbody.append(h('tr', { dataset: { camera: cam.id } },
-      h('td', {}, h('a', { href, class: 'strong', text: cam.name || cam.id }), h('div', { class: 'small muted', text: cam.id })),
-      h('td', {}, stateBadge(health.state)),
-      h('td', { class: 'num', text: fmtNumber(health.fps, 2) }),
-      h('td', { text: fmtTime(health.last_frame_at) }),
-      h('td', { class: 'error-text wrap', text: health.last_error || '' }),
-      h('td', { class: 'num', text: String((cam.zones || []).length) }),
-      actions));
+    updateCameraRow(row, cam);
+    return row;
+  };
+  syncRows(tbody, cameras, (cam) => cam.id, build, updateCameraRow, t('no_cameras'), 7);
+}
+
+/** Refreshes a camera row's cells in place (the links and buttons stay the same elements). */
+function updateCameraRow(row, cam) {
+  const health = cam.health || {};
+  row.camera = cam;
+  const cells = row.cells;
+  $('.camera-name', cells[0]).textContent = cam.name || cam.id;
+  const state = String(health.state || 'unknown');
+  if (cells[1].dataset.state !== state) {
+    cells[1].dataset.state = state;
+    setCell(cells[1], stateBadge(state));
   }
+  cells[2].textContent = fmtNumber(health.fps, 2);
+  cells[3].textContent = fmtTime(health.last_frame_at);
+  cells[4].textContent = health.last_error || '';
+  cells[5].textContent = String((cam.zones || []).length);
 }
 
 /** The add/edit form; cam is null to add. */

@@ -91,27 +91,31 @@ async function renderIncidents(main) {
 }
 
 function renderIncidentRows(tbody, incidents) {
-  clear(tbody);
-  if (!incidents.length) {
-    tbody.append(h('tr', {}, h('td', { colSpan: 7, class: 'empty', text: t('no_incidents') })));
-    return;
-  }
-  for (const inc of incidents) {
+  const build = (inc) => {
     const href = '#/incidents/' + encodeURIComponent(inc.id);
-    const deliveries = h('td', { class: 'badges' });
-    for (const [sink, st] of Object.entries(inc.delivery || {})) deliveries.append(deliveryBadge(sink, st), ' ');
     const row = h('tr', { dataset: { incident: inc.id }, tabIndex: 0 },
-      h('td', {}, h('a', { href, class: 'incident-open', text: kindLabel(inc.kind) })),
-      h('td', { text: inc.camera || '' }),
-      h('td', { text: inc.zone || '' }),
-      h('td', {}, incidentStateBadge(inc.state)),
-      h('td', { text: fmtTime(inc.opened_at) }),
-      h('td', { text: fmtTime(inc.updated_at) }),
-      deliveries);
+      h('td', {}, h('a', { href, class: 'incident-open' })), h('td'), h('td'), h('td'), h('td'), h('td'), h('td', { class: 'badges' }));
     row.addEventListener('click', (ev) => { if (!ev.target.closest('a')) location.hash = href; });
     row.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') location.hash = href; });
-    tbody.append(row);
-  }
+    updateIncidentRow(row, inc);
+    return row;
+  };
+  syncRows(tbody, incidents, (inc) => inc.id, build, updateIncidentRow, t('no_incidents'), 7);
+}
+
+/** Refreshes an incident row in place; unchanged rows are left alone. */
+function updateIncidentRow(row, inc) {
+  const sig = JSON.stringify([inc.kind, inc.camera, inc.zone, inc.state, inc.opened_at, inc.updated_at, inc.delivery, LANG]);
+  if (row.dataset.sig === sig) return;
+  row.dataset.sig = sig;
+  const cells = row.cells;
+  $('a', cells[0]).textContent = kindLabel(inc.kind);
+  cells[1].textContent = inc.camera || '';
+  cells[2].textContent = inc.zone || '';
+  setCell(cells[3], incidentStateBadge(inc.state));
+  cells[4].textContent = fmtTime(inc.opened_at);
+  cells[5].textContent = fmtTime(inc.updated_at);
+  setCell(cells[6], Object.entries(inc.delivery || {}).map(([sink, st]) => [deliveryBadge(sink, st), ' ']));
 }
 
 // ---- one incident --------------------------------------------------------------------------

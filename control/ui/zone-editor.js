@@ -533,8 +533,6 @@ async function saveZone(form) {
   } catch (e) {
     if (ZE !== z) return;
     showErrors(form, e, mapZoneField);
-    status.textContent = e.describe ? e.describe() : String(e);
-    status.className = 'status error-text';
   } finally {
     if (save.isConnected) save.disabled = false;
   }
