@@ -66,7 +66,6 @@ function route() {
   if (!entry) { location.replace(session.user ? '#/cameras' : '#/login'); return; }
   const opts = entry[2] || {};
   if (!opts.open && !session.user) { location.replace('#/login'); return; }
-  if (hash === '#/login' && session.user) { location.replace('#/cameras'); return; }
   renderFrame(hash);
   const main = clear($('#main'));
   if (opts.role && !hasRole(opts.role)) {
@@ -143,7 +142,16 @@ async function signedIn(answer) {
 
 function renderSetup(main) {
   main.append(credentialsForm('setup', 'setup_title', 'setup_submit', true, async (username, password) => {
-    await signedIn(await api('POST', '/api/v1/setup', { username, password }, { noRedirect: true }));
+    try {
+      await signedIn(await api('POST', '/api/v1/setup', { username, password }, { noRedirect: true }));
+    } catch (e) {
+      if (e.status === 409) { // someone else finished the setup meanwhile
+        await loadSession();
+        go('#/login');
+        return;
+      }
+      throw e;
+    }
   }));
 }
 
