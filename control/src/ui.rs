@@ -25,6 +25,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("api.js", JS, include_str!("../ui/api.js")),
     ("cameras.js", JS, include_str!("../ui/cameras.js")),
     ("zone-editor.js", JS, include_str!("../ui/zone-editor.js")),
+    ("zone-form.js", JS, include_str!("../ui/zone-form.js")),
     ("incidents.js", JS, include_str!("../ui/incidents.js")),
     ("admin.js", JS, include_str!("../ui/admin.js")),
     ("app.js", JS, include_str!("../ui/app.js")),

@@ -173,6 +173,7 @@ async function logout() {
 async function start() {
   applyStaticLabels();
   $('#lang-toggle').addEventListener('click', () => {
+    saveZoneDraft();
     setLang(LANG === 'zh' ? 'en' : 'zh');
     route();
   });
