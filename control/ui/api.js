@@ -69,7 +69,9 @@ async function api(method, path, body, opts = {}) {
   const err = new ApiError(res.status, errBody || { error: `${res.status} ${res.statusText}` }, res.headers.get('Retry-After'));
   if (res.status === 401 && !opts.noRedirect) {
     session.user = null;
+    session.csrf = '';
     flash(t('session_expired'), 'error');
+    try { await loadSession(); } catch (_) { /* the sign-in page shows what is wrong */ }
     go('#/login');
   } else if (res.status === 403 && unsafe && !opts.retried && /csrf/i.test(err.message)) {
     await loadSession();
