@@ -1,6 +1,7 @@
 //! Telemetry: the Prometheus metrics every stage updates, served as text at `/metrics`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -52,6 +53,13 @@ pub struct SinkResultLabel {
     pub result: String,
 }
 
+/// Running count and total time of detector runs; the histogram keeps its own sums private.
+#[derive(Default)]
+struct InferenceTally {
+    runs: AtomicU64,
+    micros: AtomicU64,
+}
+
 /// All of Steward's metrics. Cheap to clone; every clone updates the same series.
 #[derive(Clone)]
 pub struct Telemetry {
@@ -62,6 +70,7 @@ pub struct Telemetry {
     pub source_restarts: Family<CameraReasonLabel, Counter>,
     pub camera_state: Family<CameraStateLabel, Gauge>,
     pub inference_seconds: Histogram,
+    inference_tally: Arc<InferenceTally>,
     pub inference_batch_size: Histogram,
     pub incidents: Family<IncidentLabel, Counter>,
     pub outbox_pending: Family<SinkLabel, Gauge>,
@@ -105,11 +114,26 @@ impl Telemetry {
             source_restarts,
             camera_state,
             inference_seconds,
+            inference_tally: Arc::default(),
             inference_batch_size,
             incidents,
             outbox_pending,
             deliveries,
         }
+    }
+
+    /// Records one detector run: the histogram for Prometheus, the tally for the dashboard.
+    pub fn observe_inference(&self, elapsed: std::time::Duration) {
+        self.inference_seconds.observe(elapsed.as_secs_f64());
+        self.inference_tally.runs.fetch_add(1, Ordering::Relaxed);
+        self.inference_tally.micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    /// Detector runs so far and their mean duration in milliseconds (0 before the first run).
+    pub fn inference_mean(&self) -> (u64, f64) {
+        let runs = self.inference_tally.runs.load(Ordering::Relaxed);
+        let micros = self.inference_tally.micros.load(Ordering::Relaxed);
+        (runs, if runs == 0 { 0.0 } else { micros as f64 / runs as f64 / 1000.0 })
     }
 
     /// Marks `state` as the one camera state set to 1.

@@ -239,7 +239,7 @@ fn test_url(state: &AppState, input: &TestConnection) -> ApiResult<CameraUrl> {
             let _ = url.set_password(stored.password());
         }
     }
-    parse_camera_url(url.as_str()).map_err(|message| ApiError::invalid("cannot use this camera URL", vec![super::field("url", &message)]))
+    parse_camera_url(url.as_str()).map_err(|message: String| ApiError::invalid("cannot use this camera URL", vec![super::field("url", &message)]))
 }
 
 fn jpeg_response(picture: &image::RgbImage) -> ApiResult<Response> {

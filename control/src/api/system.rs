@@ -96,9 +96,7 @@ async fn system(_: RequireViewer, State(state): State<AppState>) -> ApiResult<Js
             id,
         })
         .collect();
-    let inference = &state.edge.telemetry.inference_seconds;
-    let runs = inference.count();
-    let mean_ms = if runs == 0 { 0.0 } else { inference.sum() / runs as f64 * 1000.0 };
+    let (runs, mean_ms) = state.edge.telemetry.inference_mean();
     let (database, dir) = (state.edge.database.clone(), config.storage.dir.clone());
     let (pending, used_bytes, free_bytes) = tokio::task::spawn_blocking(move || (steward_edge::outbox::pending_total(&database).unwrap_or(0), folder_size(&dir), free_space(&dir)))
         .await

@@ -22,9 +22,6 @@ use utoipa::ToSchema;
 use crate::api::ApiError;
 use password::constant_time_eq;
 
-// Until `app.rs` opens the store and mounts `routes()`, nothing in the binary calls them; each
-// such entry point says so with `allow(dead_code)` (and this re-export with `unused_imports`).
-#[allow(unused_imports)]
 pub use routes::routes;
 pub use store::AuthStore;
 
@@ -130,10 +127,5 @@ macro_rules! role_extractor {
 }
 
 role_extractor!(RequireViewer, Role::Viewer, "Any signed-in user or token (401 otherwise).");
-role_extractor!(
-    #[allow(dead_code)]
-    RequireOperator,
-    Role::Operator,
-    "An operator or admin (401 when not signed in, 403 for a viewer)."
-);
+role_extractor!(RequireOperator, Role::Operator, "An operator or admin (401 when not signed in, 403 for a viewer).");
 role_extractor!(RequireAdmin, Role::Admin, "An admin (401 when not signed in, 403 otherwise).");

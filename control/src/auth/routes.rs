@@ -22,7 +22,6 @@ use super::{AuthStore, CSRF_COOKIE, CSRF_HEADER, Principal, RequireAdmin, Requir
 use crate::api::{ApiError, ErrorBody};
 
 /// The auth routes, without the `/api/v1` prefix (nest them under it).
-#[allow(dead_code)]
 pub fn routes<S>() -> OpenApiRouter<S>
 where
     S: Clone + Send + Sync + 'static,

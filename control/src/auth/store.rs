@@ -128,7 +128,6 @@ fn now_unix() -> i64 {
 
 impl AuthStore {
     /// Opens (creating if needed) the SQLite file at `path`: WAL journal, 5 s busy timeout.
-    #[allow(dead_code)]
     pub fn open(path: &Path) -> anyhow::Result<AuthStore> {
         if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
@@ -144,7 +143,6 @@ impl AuthStore {
     }
 
     /// Marks the cookies `Secure` (set this when the control plane is served over TLS).
-    #[allow(dead_code)]
     pub fn set_secure_cookies(&mut self, secure: bool) {
         self.secure_cookies = secure;
     }

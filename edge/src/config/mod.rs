@@ -22,3 +22,4 @@ pub use change::{ConfigChange, EditError};
 pub use load::{load_file, load_str};
 pub use store::ConfigStore;
 pub use types::*;
+pub use validate::parse_camera_url;

@@ -310,7 +310,7 @@ fn spawn_detector(mut detector: Detector, queue: BatchQueue<Frame>, detected: Se
                 let inputs: Vec<(&[u8], &crate::detect::Letterbox)> = batch.iter().map(|f| (f.model_input.as_slice(), &f.letterbox)).collect();
                 match detector.detect_batch(&inputs) {
                     Ok(found) => {
-                        telemetry.inference_seconds.observe(started.elapsed().as_secs_f64());
+                        telemetry.observe_inference(started.elapsed());
                         telemetry.inference_batch_size.observe(batch.len() as f64);
                         for (frame, detections) in batch.into_iter().zip(found) {
                             if detected.send((frame, detections)).is_err() {
