@@ -58,6 +58,7 @@ pub fn api_router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (base, base_doc) = OpenApiRouter::new().routes(routes!(health)).routes(routes!(metrics)).routes(routes!(openapi_json)).split_for_parts();
     let mut openapi = openapi;
     openapi.merge(base_doc);
+    crate::api::describe_responses(&mut openapi);
     (api.merge(base), openapi)
 }
 

@@ -35,7 +35,7 @@ fn zones_change_while_cameras_run() {
     // cam-a's parked vehicles open their incidents.
     wait_until(Duration::from_secs(90), "cam-a's open incident", || open_incidents(&storage, "cam-a") >= 1);
     let ids_before: Vec<String> = incident_ids(&storage, "cam-a");
-    let events_before = outbox_count(&storage, "SELECT COUNT(*) FROM events e JOIN incidents i ON i.id = e.incident_id WHERE i.camera = 'cam-a'");
+    let events_before = events_of(&storage, &ids_before);
     let restarts_before = camera_health(port, "cam-a")["restarts"].as_u64().unwrap();
     let frames_before = camera_health(port, "cam-a")["frames"].as_u64().unwrap();
 
@@ -72,12 +72,15 @@ fn zones_change_while_cameras_run() {
 
     // cam-a never noticed: same open incidents, no new event, no restart, frames flowing.
     let frames_after = camera_health(port, "cam-a")["frames"].as_u64().unwrap();
-    assert!(frames_after > frames_before + 20, "cam-a kept analysing: {frames_before} → {frames_after}");
+    assert!(frames_after > frames_before + 10, "cam-a kept analysing (2 fps): {frames_before} → {frames_after}");
     assert_eq!(camera_health(port, "cam-a")["restarts"].as_u64().unwrap(), restarts_before, "cam-a was not restarted");
-    assert_eq!(incident_ids(&storage, "cam-a"), ids_before, "cam-a's incidents are the same");
-    assert_eq!(open_incidents(&storage, "cam-a"), ids_before.len() as i64, "still open");
-    let events_after = outbox_count(&storage, "SELECT COUNT(*) FROM events e JOIN incidents i ON i.id = e.incident_id WHERE i.camera = 'cam-a'");
-    assert_eq!(events_after, events_before, "no event for cam-a's incidents (no resolve, no reopen)");
+    // (cam-a's other parked vehicles may open incidents of their own meanwhile; those before stay.)
+    for id in &ids_before {
+        let state = outbox_count(&storage, &format!("SELECT COUNT(*) FROM incidents WHERE id = '{id}' AND state = 'open'"));
+        assert_eq!(state, 1, "cam-a's incident {id} is still open");
+    }
+    let events_after = events_of(&storage, &ids_before);
+    assert_eq!(events_after, events_before, "no new event on cam-a's earlier incidents (no resolve, no reopen)");
     let log = steward.log_text();
     assert!(log.contains("config applied"), "{log}");
     drop(steward);
@@ -89,4 +92,9 @@ fn incident_ids(storage: &std::path::Path, camera: &str) -> Vec<String> {
     conn.busy_timeout(Duration::from_secs(5)).unwrap();
     let mut stmt = conn.prepare("SELECT id FROM incidents WHERE camera = ?1 ORDER BY id").unwrap();
     stmt.query_map([camera], |row| row.get(0)).unwrap().map(Result::unwrap).collect()
+}
+
+fn events_of(storage: &std::path::Path, incidents: &[String]) -> i64 {
+    let quoted: Vec<String> = incidents.iter().map(|id| format!("'{id}'")).collect();
+    outbox_count(storage, &format!("SELECT COUNT(*) FROM events WHERE incident_id IN ({})", quoted.join(",")))
 }

@@ -54,6 +54,26 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (router, openapi)
 }
 
+/// Gives every response without a description its status's reason phrase ("OK", "Unauthorized",
+/// …): OpenAPI requires one, and the meaning of each status is documented once in
+/// docs/control-api.md rather than on every route.
+pub fn describe_responses(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch, &mut item.head, &mut item.options, &mut item.trace];
+        for operation in operations.into_iter().flatten() {
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && response.description.is_empty()
+                {
+                    let reason = status.parse::<u16>().ok().and_then(|code| axum::http::StatusCode::from_u16(code).ok()).and_then(|code| code.canonical_reason());
+                    response.description = reason.unwrap_or("Response").to_string();
+                }
+            }
+        }
+    }
+}
+
 /// A field error without a place in the config file.
 pub fn field(field: &str, message: &str) -> FieldError {
     FieldError { field: field.to_string(), message: message.to_string(), line: None, column: None }

@@ -101,7 +101,7 @@ async fn system(_: RequireViewer, State(state): State<AppState>) -> ApiResult<Js
     let (pending, used_bytes, free_bytes) = tokio::task::spawn_blocking(move || (steward_edge::outbox::pending_total(&database).unwrap_or(0), folder_size(&dir), free_space(&dir)))
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    let problems = state.config.file_problems().map(|errors| errors.to_string().lines().map(str::to_string).collect()).unwrap_or_default();
+    let problems = state.config.file_problems().map(|errors| errors.errors.iter().map(|error| problem_line(&errors.file, error)).collect()).unwrap_or_default();
     Ok(Json(SystemView {
         version: steward_edge::VERSION.into(),
         uptime_s: state.edge.started.elapsed().as_secs(),
@@ -137,5 +137,17 @@ fn free_space(dir: &Path) -> u64 {
     match unsafe { libc::statvfs(path.as_ptr(), &mut stats) } {
         0 => stats.f_bavail as u64 * stats.f_frsize as u64,
         _ => 0,
+    }
+}
+
+/// One problem as `file:line:col: field: message`, so the operator sees both where and what.
+fn problem_line(file: &str, error: &steward_edge::config::ConfigError) -> String {
+    let place = match error.line_col {
+        Some((line, column)) => format!("{file}:{line}:{column}"),
+        None => file.to_string(),
+    };
+    match error.path.as_deref().filter(|path| !path.is_empty()) {
+        Some(path) => format!("{place}: {path}: {}", error.message),
+        None => format!("{place}: {}", error.message),
     }
 }
