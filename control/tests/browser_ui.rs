@@ -38,7 +38,8 @@ async fn browser(driver_port: u16) -> Client {
         "goog:chromeOptions".into(),
         json!({"binary": "/usr/bin/chromium", "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1000", "--lang=en-US"]}),
     );
-    ClientBuilder::rustls().expect("TLS roots").capabilities(capabilities).connect(&format!("http://127.0.0.1:{driver_port}")).await.expect("start a Chromium session")
+    // chromedriver listens on loopback over plain HTTP: no TLS stack needed.
+    ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(capabilities).connect(&format!("http://127.0.0.1:{driver_port}")).await.expect("start a Chromium session")
 }
 
 struct Shots {
@@ -60,9 +61,21 @@ async fn fill(browser: &Client, css: &str, text: &str) {
     field.send_keys(text).await.unwrap();
 }
 
+/// Clicks an element once it is shown (the page renders after each answer from the API).
 async fn click(browser: &Client, css: &str) {
-    let element = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("element {css}: {e}"));
-    element.click().await.unwrap_or_else(|e| panic!("click {css}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let element = browser.wait().at_most(Duration::from_secs(20)).for_element(Locator::Css(css)).await.unwrap_or_else(|e| panic!("element {css}: {e}"));
+        if element.is_displayed().await.unwrap_or(false) {
+            match element.click().await {
+                Ok(()) => return,
+                Err(e) if Instant::now() >= deadline => panic!("click {css}: {e}"),
+                Err(_) => {}
+            }
+        }
+        assert!(Instant::now() < deadline, "{css} was never shown");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// Polls a JavaScript condition until it is true.
