@@ -3,9 +3,11 @@
 //! `/health` (JSON, open) and `/metrics` (Prometheus text).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::{FromRef, State};
+use axum::serve::ListenerExt;
 use axum::http::header;
 use axum::response::{IntoResponse, Json};
 use serde_json::json;
@@ -94,6 +96,28 @@ async fn metrics(_: RequireViewer, State(state): State<AppState>) -> impl IntoRe
 /// for login throttling).
 pub async fn serve(listen: SocketAddr, router: Router, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
-    tracing::info!(%listen, "HTTP server listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+    serve_on(listener, None, router, shutdown).await
+}
+
+/// Serves `router` on a bound `listener`, over TLS when `tls` is given, until `shutdown` resolves.
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listen = listener.local_addr()?;
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        None => {
+            tracing::info!(%listen, "HTTP server listening");
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        }
+        Some(config) => {
+            tracing::info!(%listen, "HTTPS server listening");
+            // `tap_io` keeps axum's connect-info support (the peer address) for a custom listener.
+            let listener = crate::tls::TlsListener::new(listener, config)?.tap_io(|_| {});
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+        }
+    }
 }

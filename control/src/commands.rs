@@ -11,7 +11,7 @@ use std::time::Duration;
 use steward_edge::config::{ConfigErrors, ConfigStore, load_file};
 use steward_edge::runtime::{Edge, RunOptions, RunOutcome};
 
-use crate::app::{AppState, app, serve};
+use crate::app::{AppState, app, serve, serve_on};
 use crate::auth::AuthStore;
 use crate::logtail::LogTail;
 use crate::receive::{ReceiverState, router};
@@ -63,7 +63,14 @@ async fn run_edge(store: ConfigStore, logs: LogTail, options: RunOptions, extra:
             return EXIT_START_FAILED;
         }
     };
-    let auth = match AuthStore::open(&auth_path) {
+    let tls = match config.control.tls.as_ref().map(crate::tls::server_config).transpose() {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("steward: cannot serve HTTPS: {error:#}");
+            return EXIT_START_FAILED;
+        }
+    };
+    let mut auth = match AuthStore::open(&auth_path) {
         Ok(auth) => auth,
         Err(error) => {
             eprintln!("steward: cannot open the user store {}: {error:#}", auth_path.display());
@@ -77,12 +84,12 @@ async fn run_edge(store: ConfigStore, logs: LogTail, options: RunOptions, extra:
             return EXIT_START_FAILED;
         }
     };
-    drop(listener);
+    auth.set_secure_cookies(tls.is_some());
     let stop_watching = Arc::new(AtomicBool::new(false));
     let watcher = store.spawn_file_watch(CONFIG_POLL, stop_watching.clone());
     let (stop_tx, mut control_stop) = tokio::sync::watch::channel(false);
     let state = AppState { edge: edge.handle(), config: store, auth, logs };
-    let control = tokio::spawn(serve(listen, app(state), async move {
+    let control = tokio::spawn(serve_on(listener, tls, app(state), async move {
         let _ = control_stop.wait_for(|stop| *stop).await;
     }));
     let outcome = edge

@@ -10,6 +10,7 @@ mod commands;
 mod logtail;
 mod receive;
 mod serve_rtsp;
+mod tls;
 mod ui;
 
 use std::path::PathBuf;

@@ -160,3 +160,48 @@ fn the_api_admits_only_whom_it_should() {
     drop(steward);
     receiver.stop();
 }
+
+/// `[control] tls_cert` / `tls_key`: the same control plane over HTTPS, with `Secure` cookies;
+/// plain HTTP on that port gets no answer.
+#[test]
+fn the_control_plane_serves_https_with_a_configured_certificate() {
+    let storage = scratch("control-tls");
+    let receiver = Receiver::start(free_port());
+    let port = free_port();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    std::fs::write(storage.join("control.crt"), certified.cert.pem()).unwrap();
+    std::fs::write(storage.join("control.key"), certified.key_pair.serialize_pem()).unwrap();
+    let text = config(&storage, port, &receiver.url(), "").replace(
+        &format!("listen = \"127.0.0.1:{port}\"\n"),
+        &format!("listen = \"127.0.0.1:{port}\"\n# Relative to this file.\ntls_cert = \"control.crt\"\ntls_key = \"control.key\"\n"),
+    );
+    assert!(text.contains("tls_key"), "{text}");
+    let config_path = storage.join("steward.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let steward = Steward::start(&["run", "--config", config_path.to_str().unwrap()], &storage.join("steward.log"));
+
+    let trusted = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap())
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    wait_until(Duration::from_secs(60), "the control plane over HTTPS", || trusted.get(format!("{base}/health")).send().is_ok_and(|r| r.status().is_success()));
+    let mut browser = ApiClient::over(&base, trusted.clone());
+    let setup = browser.setup(ADMIN.0, ADMIN.1);
+    assert_eq!(setup.status, 201, "setup over HTTPS: {setup:?}");
+    let cookies: Vec<String> = setup.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+    assert!(!cookies.is_empty() && cookies.iter().all(|c| c.contains("Secure") && c.contains("HttpOnly")), "cookies over HTTPS are Secure: {cookies:?}");
+    assert_eq!(browser.get("/api/v1/system").status, 200, "the session works over HTTPS");
+    let anonymous = trusted.get(format!("{base}/api/v1/cameras")).send().unwrap();
+    assert_eq!(anonymous.status().as_u16(), 401, "the same doors over HTTPS");
+
+    let plain = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().unwrap().get(format!("http://127.0.0.1:{port}/health")).send();
+    assert!(plain.as_ref().map_or(true, |r| !r.status().is_success()), "plain HTTP must not be served on the HTTPS port: {plain:?}");
+    let untrusted = reqwest::blocking::Client::builder().timeout(Duration::from_secs(5)).build().unwrap().get(format!("{base}/health")).send();
+    assert!(untrusted.is_err(), "a client that does not trust the certificate refuses it");
+    let log = steward.log_text();
+    assert!(log.contains("HTTPS server listening"), "{log}");
+    drop(steward);
+    receiver.stop();
+}

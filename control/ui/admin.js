@@ -321,7 +321,7 @@ async function renderUserSection(holder, here) {
     h('thead', {}, h('tr', {}, ['col_name', 'user_role', 'col_actions'].map((k) => h('th', { text: t(k) })))), tbody)), form);
 }
 
-/** An inline form under the user's row: PUT /api/v1/users/{name} {password}. */
+/** An inline form under the user's row: PUT /api/v1/users/{name}/password {password}. */
 function changePassword(name, row) {
   const existing = row.nextElementSibling;
   if (existing && existing.classList.contains('password-row')) { existing.remove(); return; }
@@ -335,7 +335,7 @@ function changePassword(name, row) {
     clearErrors(form);
     if (!input.value) { fieldError(input.id, t('required'), form); return; }
     try {
-      await api('PUT', '/api/v1/users/' + encodeURIComponent(name), { password: input.value });
+      await api('PUT', '/api/v1/users/' + encodeURIComponent(name) + '/password', { password: input.value });
       extra.remove();
       flash(t('password_changed'), 'ok');
     } catch (e) {

@@ -45,6 +45,11 @@ impl ApiClient {
         ApiClient { base: format!("http://127.0.0.1:{port}"), client, cookies: HashMap::new(), csrf: None, token: None }
     }
 
+    /// A client of `base` (`https://…`) through `client` (one that trusts a test certificate).
+    pub fn over(base: &str, client: Client) -> ApiClient {
+        ApiClient { base: base.to_string(), client, cookies: HashMap::new(), csrf: None, token: None }
+    }
+
     pub fn with_token(port: u16, token: &str) -> ApiClient {
         ApiClient { token: Some(token.to_string()), ..ApiClient::new(port) }
     }

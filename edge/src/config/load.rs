@@ -144,6 +144,19 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn control_tls_takes_a_certificate_and_its_key_relative_to_the_file() {
+        let with_tls = GOOD.replace("dir = \"/tmp/steward-state\"", "dir = \"/tmp/steward-state\"\n\n[control]\ntls_cert = \"tls/box.crt\"\ntls_key = \"/etc/steward/box.key\"");
+        let config = load_str(&with_tls, "tls.toml", Path::new("/etc/steward")).unwrap();
+        let tls = config.control.tls.expect("TLS configured");
+        assert_eq!(tls.cert, Path::new("/etc/steward/tls/box.crt"));
+        assert_eq!(tls.key, Path::new("/etc/steward/box.key"));
+
+        let half = with_tls.replace("tls_key = \"/etc/steward/box.key\"", "");
+        let shown = load_str(&half, "half.toml", Path::new("/")).unwrap_err().to_string();
+        assert!(shown.contains("half.toml:") && shown.contains("give `tls_key`"), "{shown}");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_place() {
         let bad = GOOD
             .replace("analysis_fps = 2.0", "analysis_fsp = 2.0")

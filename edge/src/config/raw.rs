@@ -45,6 +45,8 @@ pub struct RawStorage {
 #[derive(Debug, Deserialize)]
 pub struct RawControl {
     pub listen: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -41,11 +41,20 @@ pub struct Storage {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Control {
     pub listen: SocketAddr,
+    /// HTTPS instead of HTTP when set (`[control] tls_cert` and `tls_key`, PEM files).
+    pub tls: Option<ControlTls>,
+}
+
+/// The control plane's certificate chain and private key, both PEM files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 impl Default for Control {
     fn default() -> Self {
-        Control { listen: SocketAddr::from(([0, 0, 0, 0], 8080)) }
+        Control { listen: SocketAddr::from(([0, 0, 0, 0], 8080)), tls: None }
     }
 }
 

@@ -120,15 +120,29 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
             .unwrap_or_else(|| PathBuf::from("/var/lib/steward")),
     };
 
-    let control = match raw.control.as_ref().and_then(|c| c.listen.as_deref()) {
-        None => Control::default(),
-        Some(listen) => match listen.parse::<SocketAddr>() {
-            Ok(listen) => Control { listen },
-            Err(_) => {
-                problems.value(root.key("control").key("listen"), format!("`{listen}` is not an address: expected IP:PORT such as `0.0.0.0:8080`"));
-                Control::default()
+    let control = {
+        let path = root.key("control");
+        let raw_control = raw.control.as_ref();
+        let listen = match raw_control.and_then(|c| c.listen.as_deref()) {
+            None => Control::default().listen,
+            Some(listen) => listen.parse::<SocketAddr>().unwrap_or_else(|_| {
+                problems.value(path.key("listen"), format!("`{listen}` is not an address: expected IP:PORT such as `0.0.0.0:8080`"));
+                Control::default().listen
+            }),
+        };
+        let tls = match (raw_control.and_then(|c| c.tls_cert.as_deref()), raw_control.and_then(|c| c.tls_key.as_deref())) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(ControlTls { cert: resolve(base_dir, cert), key: resolve(base_dir, key) }),
+            (Some(_), None) => {
+                problems.value(path.key("tls_cert"), "give `tls_key` (the private key's PEM file) with `tls_cert`, or neither");
+                None
             }
-        },
+            (None, Some(_)) => {
+                problems.value(path.key("tls_key"), "give `tls_cert` (the certificate chain's PEM file) with `tls_key`, or neither");
+                None
+            }
+        };
+        Control { listen, tls }
     };
 
     let model = {
