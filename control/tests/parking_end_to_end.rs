@@ -184,7 +184,7 @@ fn a_dead_camera_is_reported_and_retried_while_the_others_run() {
     assert_eq!(health["cameras"]["cam-missing"]["state"], "failed", "{health:#}");
     assert!(health["cameras"]["cam-missing"]["last_error"].as_str().unwrap().len() > 5);
     assert!(health["cameras"]["cam-rtsp"]["restarts"].as_u64().unwrap() >= 1, "{health:#}");
-    let metrics = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/metrics")).unwrap().text().unwrap();
+    let metrics = metrics_text(control_port);
     assert!(metrics.contains("steward_source_restarts_total{camera=\"cam-missing\",reason=\"error\"}"), "{metrics}");
 
     let log = steward.log_text();

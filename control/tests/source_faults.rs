@@ -74,7 +74,7 @@ fn silent_garbage_and_truncated_cameras_are_reported_and_retried_while_the_other
     let truncated_state = h["cameras"]["cam-truncated"]["state"].as_str().unwrap().to_string();
     assert!(["ended", "failed", "live", "connecting"].contains(&truncated_state.as_str()), "{h:#}");
     assert!(h["cameras"]["cam-truncated"]["frames"].as_u64().unwrap() > 0, "the readable half was played: {h:#}");
-    let metrics = reqwest::blocking::get(format!("http://127.0.0.1:{control_port}/metrics")).unwrap().text().unwrap();
+    let metrics = metrics_text(control_port);
     assert!(metrics.contains("steward_source_restarts_total{camera=\"cam-silent\",reason=\"stalled\"}"), "{metrics}");
     assert!(steward.child.try_wait().unwrap().is_none(), "the daemon keeps running");
     steward.signal("TERM");

@@ -2,10 +2,6 @@
 // tail) and #/users (users and API tokens).
 'use strict';
 
-function errText(e) {
-  return e && e.describe ? e.describe() : String(e);
-}
-
 function lastKey(path) {
   return String(path).replace(/\[\d+\]/g, '').split('.').pop();
 }

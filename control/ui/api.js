@@ -82,6 +82,11 @@ async function api(method, path, body, opts = {}) {
   throw err;
 }
 
+/** What went wrong, for the user: the API's message when there is one. */
+function errText(e) {
+  return e && e.describe ? e.describe() : String(e);
+}
+
 /** A list out of an answer that is either an array or {key: [...]}. */
 function listOf(answer, key) {
   if (Array.isArray(answer)) return answer;

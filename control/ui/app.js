@@ -78,7 +78,7 @@ function route() {
 
 function showPageError(main, err) {
   if (err && err.status === 401) return; // already on the way to sign-in
-  main.append(h('p', { class: 'form-error', attrs: { role: 'alert' }, text: err && err.describe ? err.describe() : String(err) }));
+  main.append(h('p', { class: 'form-error', attrs: { role: 'alert' }, text: errText(err) }));
 }
 
 /** Nav, user name and language button, reflecting the session and the route. */
@@ -184,7 +184,7 @@ async function start() {
       await loadSession();
       break;
     } catch (e) {
-      clear($('#main')).append(h('p', { class: 'form-error', text: e.describe ? e.describe() : String(e) }));
+      clear($('#main')).append(h('p', { class: 'form-error', text: errText(e) }));
       await new Promise((r) => setTimeout(r, 3000));
     }
   }

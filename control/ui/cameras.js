@@ -38,7 +38,7 @@ async function renderCameras(main) {
     } catch (e) {
       if (!here()) return;
       status.hidden = false;
-      status.textContent = e.describe ? e.describe() : String(e);
+      status.textContent = errText(e);
     }
   }
   await reload();
@@ -187,7 +187,7 @@ async function testCamera(form, inputs, cam, img, msg) {
   } catch (e) {
     img.hidden = true;
     msg.className = 'small error-text';
-    msg.textContent = e.describe ? e.describe() : String(e);
+    msg.textContent = errText(e);
     showErrors(form, e, mapCameraField);
   } finally {
     btn.disabled = false;

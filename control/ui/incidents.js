@@ -83,7 +83,7 @@ async function renderIncidents(main) {
     } catch (e) {
       if (!here()) return;
       status.hidden = false;
-      status.textContent = e.describe ? e.describe() : String(e);
+      status.textContent = errText(e);
     }
   }
   await reload();
@@ -171,7 +171,7 @@ function resendBox(inc, events) {
       result.textContent = t('resend_done') + (answer && typeof answer === 'object' ? ' · ' + summarize(answer) : '');
       result.className = 'status ok';
     } catch (e) {
-      result.textContent = e.describe ? e.describe() : String(e);
+      result.textContent = errText(e);
       result.className = 'status error-text';
     } finally {
       btn.disabled = false;

@@ -83,7 +83,7 @@ async function loadSnapshot() {
     status.textContent = `${img.naturalWidth} × ${img.naturalHeight} · ${fmtTime(new Date())}`;
   } catch (e) {
     if (ZE !== z) return;
-    status.textContent = t('snapshot_failed', e.describe ? e.describe() : String(e));
+    status.textContent = t('snapshot_failed', errText(e));
   } finally {
     z.loading = false;
   }

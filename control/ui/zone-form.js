@@ -224,7 +224,7 @@ async function deleteZone() {
     flash(t('deleted'), 'ok');
   } catch (e) {
     const st = $('#zone-status');
-    if (st) { st.textContent = e.describe ? e.describe() : String(e); st.className = 'status error-text'; }
+    if (st) { st.textContent = errText(e); st.className = 'status error-text'; }
   }
 }
 
@@ -240,7 +240,7 @@ async function zonePost(what, status) {
   try {
     return await api('POST', `/api/v1/cameras/${encodeURIComponent(ZE.cameraId)}/zones/${encodeURIComponent(ZE.selected)}/${what}`) || {};
   } catch (e) {
-    status.textContent = e.describe ? e.describe() : String(e);
+    status.textContent = errText(e);
     status.className = 'small status error-text';
     return null;
   }

@@ -79,7 +79,7 @@ pub(super) struct ApiToken {
 
 /// A token just created: the only time `token` is shown.
 #[derive(Debug, Clone, Serialize, ToSchema)]
-pub(super) struct CreatedApiToken {
+pub struct CreatedApiToken {
     pub id: String,
     pub name: String,
     pub role: Role,
@@ -275,8 +275,9 @@ impl AuthStore {
         Ok(tokens.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Creates an API token; the returned value is the only copy of the secret.
-    pub(super) fn create_token(&self, name: &str, role: Role) -> anyhow::Result<CreatedApiToken> {
+    /// Creates an API token; the returned value is the only copy of the secret. (Also used by
+    /// `steward bench` to scrape the `/metrics` of the boxes it starts.)
+    pub fn create_token(&self, name: &str, role: Role) -> anyhow::Result<CreatedApiToken> {
         let created = CreatedApiToken { id: uuid::Uuid::now_v7().to_string(), name: name.to_owned(), role, token: format!("stw_{}", random_token()) };
         self.db().execute(
             "INSERT INTO api_tokens (id, name, role, token_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",

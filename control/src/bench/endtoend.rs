@@ -73,6 +73,11 @@ impl StewardRun<'_> {
         let port = free_port()?;
         let config = dir.join("steward.toml");
         std::fs::write(&config, self.config(&dir, port, streams, mode)).map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+        // /metrics needs a viewer token: put one in the box's user store before it starts.
+        let token = crate::auth::AuthStore::open(&dir.join("state").join("control.db"))
+            .and_then(|users| users.create_token("bench", crate::auth::Role::Viewer))
+            .map_err(|e| format!("cannot create the metrics token: {e:#}"))?
+            .token;
         let log = std::fs::File::create(dir.join("steward.log")).map_err(|e| e.to_string())?;
         let child = Command::new(self.exe)
             .args(["run", "--config"])
@@ -85,7 +90,8 @@ impl StewardRun<'_> {
         let mut child = ChildGuard(child);
         let pid = child.0.id();
         let ids: Vec<String> = (1..=streams).map(|i| format!("bench-{i}")).collect();
-        let metrics = |port: u16| reqwest::blocking::get(format!("http://127.0.0.1:{port}/metrics")).and_then(|r| r.text()).ok();
+        let scraper = reqwest::blocking::Client::new();
+        let metrics = |port: u16| scraper.get(format!("http://127.0.0.1:{port}/metrics")).bearer_auth(&token).send().and_then(|r| r.error_for_status()).and_then(|r| r.text()).ok();
 
         let ready_by = Instant::now() + Duration::from_secs(120);
         loop {

@@ -247,9 +247,14 @@ pub fn camera_health(control_port: u16, camera: &str) -> serde_json::Value {
 /// The value of a Prometheus sample `name{labels}` from `/metrics` (0 when absent), read with a
 /// viewer token as a scraper would.
 pub fn metric(control_port: u16, name: &str, labels: &str) -> f64 {
-    let text = ApiClient::with_token(control_port, &viewer_token(control_port)).get("/metrics").body;
+    let text = metrics_text(control_port);
     let key = if labels.is_empty() { format!("{name} ") } else { format!("{name}{{{labels}}} ") };
     text.lines().find_map(|l| l.strip_prefix(&key)).map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+/// `/metrics` as Prometheus scrapes it (with a viewer token).
+pub fn metrics_text(control_port: u16) -> String {
+    ApiClient::with_token(control_port, &viewer_token(control_port)).get("/metrics").body
 }
 
 /// Resident memory of a process, in bytes.
