@@ -358,10 +358,12 @@ mod tests {
         assert_eq!(seen.borrow_and_update().cameras[0].analysis_fps, 3.0);
         assert!(store.file_problems().is_none());
 
-        fs::write(&path, EXAMPLE.replace("analysis_fps = 1.0", "analysis_fps = 99.0")).unwrap();
+        let invalid = EXAMPLE.replace("analysis_fps = 1.0", "analysis_fps = 99.0");
+        fs::write(&path, &invalid).unwrap();
         wait_for("the invalid hand edit to be recorded", || store.file_problems().is_some());
         let problems = store.file_problems().unwrap();
-        assert!(problems.to_string().contains(":38:16: 99 is out of range"), "{problems}");
+        let line = invalid.lines().position(|l| l.starts_with("analysis_fps = 99.0")).unwrap() + 1;
+        assert!(problems.to_string().contains(&format!(":{line}:16: 99 is out of range")), "{problems}");
         assert_eq!(store.current().cameras[0].analysis_fps, 3.0);
         assert!(!seen.has_changed().unwrap());
         let change = ConfigChange::RemoveCamera { id: "cam-1".into() };
