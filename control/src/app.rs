@@ -76,8 +76,15 @@ async fn openapi_json(_: RequireViewer) -> Json<utoipa::openapi::OpenApi> {
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let cameras = state.edge.health.snapshot();
     let live = cameras.values().filter(|c| matches!(c.state, steward_edge::source::CameraState::Live)).count();
+    let storage = state.edge.storage.status();
+    let mut problems = Vec::new();
+    if storage.evidence_paused {
+        problems.push("storage quota full of undelivered data: new incidents go out without evidence pictures");
+    }
     Json(json!({
-        "status": "ok",
+        "status": if problems.is_empty() { "ok" } else { "degraded" },
+        "problems": problems,
+        "storage": storage,
         "version": steward_edge::VERSION,
         "uptime_s": state.edge.started.elapsed().as_secs(),
         "model": state.edge.model_name,

@@ -242,7 +242,11 @@ function renderSystemInfo(root, s) {
   }
   if (s.inference) rows.push(fact(t('sys_inference'), t('sys_inference_value', s.inference.runs ?? '—', fmtNumber(s.inference.mean_ms, 1))));
   if (s.outbox) rows.push(fact(t('sys_outbox'), String(s.outbox.pending ?? '—')));
-  if (s.disk) rows.push(fact(t('sys_disk'), t('sys_disk_value', s.disk.dir || '', fmtBytes(s.disk.used_bytes), fmtBytes(s.disk.free_bytes))));
+  if (s.disk) {
+    rows.push(fact(t('sys_disk'), t('sys_disk_value', s.disk.dir || '', fmtBytes(s.disk.used_bytes), fmtBytes(s.disk.free_bytes))));
+    if (typeof s.disk.quota_bytes === 'number') rows.push(fact(t('sys_quota'), t('sys_quota_value', fmtBytes(s.disk.quota_bytes), s.disk.evicted_files || 0)));
+    if (s.disk.evidence_paused) rows.push(fact(t('sys_quota'), h('strong', { class: 'error-text', id: 'evidence-paused', text: t('sys_evidence_paused') })));
+  }
   if (s.config) {
     rows.push(fact(t('sys_config'), String(s.config.path || '')));
     const problems = Array.isArray(s.config.problems) ? s.config.problems : [];

@@ -212,6 +212,11 @@ function sameOriginUrl(url) {
 }
 
 function evidenceItem(inc, ev, item) {
+  if (item.evicted) {
+    return h('figure', { class: 'evidence-item', dataset: { position: item.position ?? '' } },
+      h('span', { class: 'muted', text: t('evidence_evicted') }),
+      h('figcaption', { text: [item.role, item.media_type].filter(Boolean).join(' · ') }));
+  }
   const given = item.url || `/api/v1/incidents/${encodeURIComponent(inc.id)}/evidence/${ev.seq}/${item.position}`;
   const caption = [item.role, item.media_type].filter(Boolean).join(' · ');
   const local = sameOriginUrl(String(given));

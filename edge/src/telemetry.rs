@@ -75,6 +75,11 @@ pub struct Telemetry {
     pub incidents: Family<IncidentLabel, Counter>,
     pub outbox_pending: Family<SinkLabel, Gauge>,
     pub deliveries: Family<SinkResultLabel, Counter>,
+    pub storage_used_bytes: Gauge,
+    pub storage_quota_bytes: Gauge,
+    pub evidence_paused: Gauge,
+    pub evidence_evicted: Counter,
+    pub evidence_skipped: Counter,
 }
 
 impl Default for Telemetry {
@@ -106,6 +111,16 @@ impl Telemetry {
         registry.register("outbox_pending", "Records waiting for delivery, per sink", outbox_pending.clone());
         let deliveries = Family::<SinkResultLabel, Counter>::default();
         registry.register("delivery_attempts", "Delivery attempts per sink, by result", deliveries.clone());
+        let storage_used_bytes = Gauge::default();
+        registry.register("storage_used_bytes", "Bytes the outbox database and the kept evidence take", storage_used_bytes.clone());
+        let storage_quota_bytes = Gauge::default();
+        registry.register("storage_quota_bytes", "The storage quota ([storage] quota_mb)", storage_quota_bytes.clone());
+        let evidence_paused = Gauge::default();
+        registry.register("evidence_paused", "1 while the quota is full of undelivered data and incidents go out without pictures", evidence_paused.clone());
+        let evidence_evicted = Counter::default();
+        registry.register("evidence_evicted", "Evidence files of delivered events deleted to keep the storage quota", evidence_evicted.clone());
+        let evidence_skipped = Counter::default();
+        registry.register("evidence_skipped", "Evidence pictures not written because the storage quota is full of undelivered data", evidence_skipped.clone());
         Telemetry {
             registry: Arc::new(registry),
             frames_analysed,
@@ -119,6 +134,11 @@ impl Telemetry {
             incidents,
             outbox_pending,
             deliveries,
+            storage_used_bytes,
+            storage_quota_bytes,
+            evidence_paused,
+            evidence_evicted,
+            evidence_skipped,
         }
     }
 

@@ -138,7 +138,7 @@ pub async fn detail(state: &IncidentsState, id: &str) -> ApiResult<IncidentDetai
     let (database, key) = (state.database.clone(), id.to_string());
     let mut detail = blocking(move || outbox::incident_detail(&database, &key)).await?.ok_or_else(|| unknown_incident(id))?;
     for event in &mut detail.events {
-        for item in &mut event.evidence {
+        for item in event.evidence.iter_mut().filter(|item| !item.evicted) {
             item.url = Some(evidence_url(&detail.id, event.seq, item.position));
         }
     }

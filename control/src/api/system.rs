@@ -70,6 +70,12 @@ pub struct DiskView {
     pub used_bytes: u64,
     /// Bytes free on its file system.
     pub free_bytes: u64,
+    /// `[storage] quota_mb` in bytes.
+    pub quota_bytes: u64,
+    /// True while the quota is full of undelivered data (incidents go out without pictures).
+    pub evidence_paused: bool,
+    /// Delivered evidence files deleted to keep the quota since the start.
+    pub evicted_files: u64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,7 +116,17 @@ async fn system(_: RequireViewer, State(state): State<AppState>) -> ApiResult<Js
         cameras,
         inference: InferenceView { runs, mean_ms },
         outbox: OutboxView { pending },
-        disk: DiskView { dir: config.storage.dir.display().to_string(), used_bytes, free_bytes },
+        disk: {
+            let storage = state.edge.storage.status();
+            DiskView {
+                dir: config.storage.dir.display().to_string(),
+                used_bytes,
+                free_bytes,
+                quota_bytes: storage.quota_bytes,
+                evidence_paused: storage.evidence_paused,
+                evicted_files: storage.evicted_files,
+            }
+        },
         config: ConfigView { path: state.config.path().display().to_string(), problems },
     }))
 }

@@ -40,6 +40,7 @@ pub struct RawSite {
 #[derive(Debug, Deserialize)]
 pub struct RawStorage {
     pub dir: Option<String>,
+    pub quota_mb: Option<f64>,
 }
 
 #[derive(Debug, Deserialize)]

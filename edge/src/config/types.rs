@@ -36,7 +36,13 @@ pub struct Site {
 pub struct Storage {
     /// Holds the SQLite outbox and the evidence files.
     pub dir: PathBuf,
+    /// The most the outbox and evidence may take (`quota_mb`); delivered evidence is deleted,
+    /// oldest first, to stay under it.
+    pub quota_bytes: u64,
 }
+
+/// `[storage] quota_mb` when not given: 10 GiB.
+pub const DEFAULT_STORAGE_QUOTA_MB: f64 = 10240.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Control {

@@ -111,6 +111,13 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         }
     };
 
+    let quota_mb = problems.number(
+        raw.storage.as_ref().and_then(|s| s.quota_mb),
+        DEFAULT_STORAGE_QUOTA_MB,
+        root.key("storage").key("quota_mb"),
+        |mb| mb > 0.0,
+        "more than 0 megabytes",
+    );
     let storage = Storage {
         dir: raw
             .storage
@@ -118,6 +125,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
             .and_then(|s| s.dir.as_deref())
             .map(|dir| resolve(base_dir, dir))
             .unwrap_or_else(|| PathBuf::from("/var/lib/steward")),
+        quota_bytes: (quota_mb * 1024.0 * 1024.0) as u64,
     };
 
     let control = {

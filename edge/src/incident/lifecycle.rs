@@ -20,7 +20,7 @@ use crate::config::{Camera, CodeTable, Device, LifecycleParams, Site};
 use crate::detect::FaceBlurrer;
 use crate::geometry::{BBox, iou};
 use crate::kind::ViolationKind;
-use crate::outbox::{Outbox, OutboxError, StoredEvidence};
+use crate::outbox::{Outbox, OutboxError, StorageBudget, StoredEvidence};
 use crate::rules::{Judgement, Violation};
 use crate::source::ClipRing;
 use crate::telemetry::{IncidentLabel, Telemetry};
@@ -98,6 +98,8 @@ pub struct IncidentManager {
     open: Vec<OpenIncident>,
     cooling: Vec<Cooling>,
     telemetry: Telemetry,
+    /// New pictures wait while the storage quota is full of undelivered data.
+    storage: StorageBudget,
 }
 
 /// The frame a judgement was made on.
@@ -112,7 +114,23 @@ pub struct Moment<'a> {
 
 impl IncidentManager {
     pub fn new(context: IncidentContext, faces: Option<FaceBlurrer>, open: Vec<OpenIncident>, telemetry: Telemetry) -> Self {
-        IncidentManager { context, faces, open, cooling: Vec::new(), telemetry }
+        IncidentManager { context, faces, open, cooling: Vec::new(), telemetry, storage: StorageBudget::unlimited() }
+    }
+
+    /// Writes evidence only while `storage` has room for it.
+    pub fn with_storage(mut self, storage: StorageBudget) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// False (and counted, and logged) when the storage quota leaves no room for evidence.
+    fn evidence_allowed(&self, camera: &str, zone: &str, incident: &str) -> bool {
+        let allowed = self.storage.allows_evidence();
+        if !allowed {
+            self.telemetry.evidence_skipped.inc();
+            tracing::warn!(camera, zone, incident, "storage quota full of undelivered data: this evidence is not written");
+        }
+        allowed
     }
 
     /// Takes a changed config's site, cameras and codes for the documents written from now on.
@@ -212,9 +230,13 @@ impl IncidentManager {
     }
 
     /// Writes one evidence picture: faces pixelated first (unless blurring is off), then the
-    /// zone, boxes and caption drawn. `None` when faces could not be blurred: the incident then
-    /// goes out without this picture rather than with a face in it.
+    /// zone, boxes and caption drawn. `None` when faces could not be blurred (the incident then
+    /// goes out without this picture rather than with a face in it) or the storage quota is full
+    /// of undelivered data.
     fn snapshot(&mut self, id: &str, name: &str, image: &RgbImage, camera: &str, zone: &str, boxes: Vec<(BBox, String)>, caption: String, at: DateTime<Utc>) -> Result<Option<EvidenceFile>, IncidentError> {
+        if !self.evidence_allowed(camera, zone, id) {
+            return Ok(None);
+        }
         let mut picture = image.clone();
         if let Some(faces) = self.faces.as_mut()
             && let Err(error) = faces.blur(&mut picture)
@@ -234,7 +256,7 @@ impl IncidentManager {
         let what = scope.kind.as_str();
         let first = self.snapshot(&id, "1-first_sight", &violation.first_image, scope.camera, scope.zone, labels.clone(), format!("{what} first sight"), violation.first_seen)?;
         let confirmation = self.snapshot(&id, "1-confirmation", moment.image, scope.camera, scope.zone, labels, format!("{what} {:.0}s", violation.dwell.as_secs_f64()), moment.wall_time)?;
-        let clip = moment.clip.and_then(ClipRing::snapshot).and_then(|clip| {
+        let clip = moment.clip.filter(|_| self.evidence_allowed(scope.camera, scope.zone, &id)).and_then(ClipRing::snapshot).and_then(|clip| {
             let path = self.context.evidence_dir.join(&id).join("1-clip.mp4");
             write_clip(&clip, &path)
                 .inspect_err(|error| tracing::error!(camera = scope.camera, zone = scope.zone, incident = %id, %error, "cannot write the evidence clip; the incident goes without it"))

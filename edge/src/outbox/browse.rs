@@ -99,6 +99,8 @@ pub struct EvidenceItem {
     pub media_type: String,
     pub sha256: String,
     pub size: u64,
+    /// Deleted to keep the storage quota (after every sink had it); no longer served.
+    pub evicted: bool,
     /// Where the control API serves the file; set by the API, absent in the outbox itself.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -223,7 +225,7 @@ pub fn incident_detail(db: &Path, id: &str) -> Result<Option<IncidentDetail>, Ou
         .map_err(err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(err)?;
-    let mut evidence = conn.prepare("SELECT position, role, media_type, sha256, size FROM evidence WHERE event_id = ?1 ORDER BY position").map_err(err)?;
+    let mut evidence = conn.prepare("SELECT position, role, media_type, sha256, size, evicted_at IS NOT NULL FROM evidence WHERE event_id = ?1 ORDER BY position").map_err(err)?;
     let mut deliveries = conn
         .prepare("SELECT sink, state, attempts, last_status, last_error, delivered_at FROM deliveries WHERE event_id = ?1 ORDER BY sink")
         .map_err(err)?;
@@ -233,7 +235,7 @@ pub fn incident_detail(db: &Path, id: &str) -> Result<Option<IncidentDetail>, Ou
         let document = serde_json::from_str(&document).unwrap_or(serde_json::Value::String(document));
         let evidence = evidence
             .query_map([event_id], |row| {
-                Ok(EvidenceItem { position: row.get(0)?, role: row.get(1)?, media_type: row.get(2)?, sha256: row.get(3)?, size: row.get(4)?, url: None })
+                Ok(EvidenceItem { position: row.get(0)?, role: row.get(1)?, media_type: row.get(2)?, sha256: row.get(3)?, size: row.get(4)?, evicted: row.get(5)?, url: None })
             })
             .map_err(err)?
             .collect::<Result<Vec<_>, _>>()
@@ -255,7 +257,7 @@ pub fn evidence_file(db: &Path, id: &str, seq: u32, position: u32) -> Result<Opt
     let (conn, err) = open(db)?;
     conn.query_row(
         "SELECT v.path, v.media_type FROM evidence v JOIN events e ON e.event_id = v.event_id
-         WHERE e.incident_id = ?1 AND e.seq = ?2 AND v.position = ?3",
+         WHERE e.incident_id = ?1 AND e.seq = ?2 AND v.position = ?3 AND v.evicted_at IS NULL",
         params![id, seq, position],
         |row| Ok((PathBuf::from(row.get::<_, String>(0)?), row.get::<_, String>(1)?)),
     )

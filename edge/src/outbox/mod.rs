@@ -4,10 +4,12 @@
 //!
 //! `schema` creates the tables; `store` is the single writer used by the incident stage;
 //! `queue` is one sink's view: what is due, and what became of each attempt; `browse` is the
-//! control plane's: incidents, their events and delivery, and queueing an incident again.
+//! control plane's: incidents, their events and delivery, and queueing an incident again;
+//! `retention` keeps the storage folder under its quota without touching undelivered data.
 
 mod browse;
 mod queue;
+mod retention;
 mod schema;
 mod store;
 
@@ -16,6 +18,7 @@ pub use browse::{
     list_incidents, resend, sink_counts,
 };
 pub use queue::{DeliveryQueue, PendingRecord, pending_total};
+pub use retention::{Enforced, StorageBudget, StorageStatus, enforce};
 pub use store::{Outbox, StoredEvidence};
 
 #[derive(Debug, thiserror::Error)]

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS evidence (
     sha256      TEXT NOT NULL,
     path        TEXT NOT NULL,
     size        INTEGER NOT NULL,
+    evicted_at  TEXT,                     -- deleted to keep the storage quota (delivered everywhere)
     PRIMARY KEY (event_id, position)
 );
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -54,5 +55,15 @@ pub fn connect(path: &std::path::Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.execute_batch(SCHEMA)?;
+    add_column_if_missing(&conn, "evidence", "evicted_at", "TEXT")?;
     Ok(conn)
+}
+
+/// Upgrades an outbox made by an earlier version in place (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+fn add_column_if_missing(conn: &Connection, table: &str, column: &str, kind: &str) -> rusqlite::Result<()> {
+    let present: bool = conn.query_row(&format!("SELECT COUNT(*) > 0 FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |row| row.get(0))?;
+    if !present {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
+    }
+    Ok(())
 }

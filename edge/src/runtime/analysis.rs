@@ -12,7 +12,7 @@ use image::RgbImage;
 use crate::config::{Camera, CodeTable, Site};
 use crate::detect::{Detection, FaceBlurrer};
 use crate::incident::{IncidentContext, IncidentManager, Moment, Scope};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, StorageBudget};
 use crate::rules::{Observation, ZoneRule};
 use crate::source::Frame;
 use crate::sink::SinkHandle;
@@ -63,6 +63,8 @@ pub struct AnalysisStage {
     pub telemetry: Telemetry,
     pub sinks: Vec<SinkHandle>,
     pub latest: LatestFrames,
+    /// Whether new evidence pictures fit the storage quota.
+    pub storage: StorageBudget,
 }
 
 impl AnalysisStage {
@@ -72,12 +74,12 @@ impl AnalysisStage {
     }
 
     fn run(self, detected: Receiver<(Frame, Vec<Detection>)>, changes: Receiver<AnalysisChange>) {
-        let AnalysisStage { mut rules, mut outbox, context, faces, telemetry, mut sinks, latest } = self;
+        let AnalysisStage { mut rules, mut outbox, context, faces, telemetry, mut sinks, latest, storage } = self;
         let open = outbox.open_incidents().unwrap_or_else(|error| {
             tracing::error!(%error, "cannot read open incidents; already-open violations may be reported again");
             Vec::new()
         });
-        let mut incidents = IncidentManager::new(context, faces, open, telemetry.clone());
+        let mut incidents = IncidentManager::new(context, faces, open, telemetry.clone()).with_storage(storage);
         let mut changes = Some(changes);
         loop {
             let next = match &changes {

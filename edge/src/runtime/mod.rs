@@ -31,7 +31,7 @@ use sinks::SinkSet;
 use crate::config::Config;
 use crate::detect::{BatchPolicy, BatchQueue, Detection, Detector, DetectorError, FaceBlurrer, Manifest, ManifestError, default_manifest_path};
 use crate::incident::IncidentContext;
-use crate::outbox::{Outbox, OutboxError, database_path, pending_total};
+use crate::outbox::{Outbox, OutboxError, StorageBudget, database_path, enforce, pending_total};
 use crate::rules::{ZoneRule, zone_rules};
 use crate::source::{Frame, HealthBoard, PipelineTemplate, SourceExit, TemplateError};
 use crate::telemetry::{CameraReasonLabel, Telemetry};
@@ -95,6 +95,8 @@ pub struct EdgeHandle {
     pub template: PipelineTemplate,
     /// The SQLite outbox.
     pub database: PathBuf,
+    /// The storage folder against its quota.
+    pub storage: StorageBudget,
 }
 
 /// A configured, ready-to-run edge: model loaded, outbox open.
@@ -150,6 +152,7 @@ impl Edge {
             sinks: SinkWaker::default(),
             template,
             database,
+            storage: StorageBudget::new(config.storage.quota_bytes),
         };
         Ok(Edge { config, faces, rules, detector, outbox, context, handle, updates: None })
     }
@@ -177,7 +180,18 @@ impl Edge {
         // Analysis, then detection, then the cameras that feed them.
         let (detected_tx, detected_rx) = bounded::<(Frame, Vec<Detection>)>(4);
         let (change_tx, change_rx) = crossbeam_channel::unbounded();
-        let stage = AnalysisStage { rules, outbox, context, faces, telemetry: handle.telemetry.clone(), sinks: sinks.handles(), latest: handle.latest.clone() };
+        let stage = AnalysisStage {
+            rules,
+            outbox,
+            context,
+            faces,
+            telemetry: handle.telemetry.clone(),
+            sinks: sinks.handles(),
+            latest: handle.latest.clone(),
+            storage: handle.storage.clone(),
+        };
+        let (storage_stop, storage_stopped) = watch::channel(false);
+        let storage_keeper = tokio::spawn(keep_storage(database.clone(), handle.storage.clone(), handle.telemetry.clone(), storage_stopped));
         let analysis = stage.spawn(detected_rx, change_rx);
         let queue = BatchQueue::new(BatchPolicy { lane_capacity: 2, max_batch: config.model.max_batch, max_wait: config.model.max_wait });
         // The camera set's producer exists before the detector starts: it ends when the last
@@ -262,7 +276,35 @@ impl Edge {
             }
         }
         sinks.stop_all().await;
+        let _ = storage_stop.send(true);
+        let _ = storage_keeper.await;
         outcome
+    }
+}
+
+/// How often the storage quota is checked.
+const STORAGE_CHECK: Duration = Duration::from_secs(10);
+
+/// Keeps the storage folder under its quota (see `outbox::enforce`) until `stop` turns true,
+/// and mirrors the budget into the metrics.
+async fn keep_storage(database: PathBuf, budget: StorageBudget, telemetry: Telemetry, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (db, round) = (database.clone(), budget.clone());
+        match tokio::task::spawn_blocking(move || enforce(&db, &round)).await {
+            Ok(Ok(done)) => {
+                telemetry.evidence_evicted.inc_by(done.evicted_files);
+            }
+            Ok(Err(error)) => tracing::error!(%error, "cannot check the storage quota"),
+            Err(error) => tracing::error!(%error, "storage quota task failed"),
+        }
+        let status = budget.status();
+        telemetry.storage_used_bytes.set(status.used_bytes.min(i64::MAX as u64) as i64);
+        telemetry.storage_quota_bytes.set(status.quota_bytes.min(i64::MAX as u64) as i64);
+        telemetry.evidence_paused.set(i64::from(status.evidence_paused));
+        tokio::select! {
+            _ = tokio::time::sleep(STORAGE_CHECK) => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
     }
 }
 
