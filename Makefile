@@ -1,7 +1,7 @@
 # Steward — two commands on a fresh Debian 12 box (as root, or with sudo available):
 #   make demo   installs what is missing, builds, runs the appliance on the bundled footage
 #   make test   the same set-up, then the whole test suite
-.PHONY: all deps apt-deps onnxruntime build test demo check-config bench bench-venv test-venv clean-vendor
+.PHONY: all deps apt-deps onnxruntime build test soak demo check-config bench bench-venv test-venv clean-vendor
 
 ORT_VERSION  ?= 1.31.1
 ARCH         := $(shell uname -m)
@@ -49,6 +49,10 @@ build: deps
 test: build bench-venv test-venv
 	cargo test --release --locked --workspace
 	$(BENCH_VENV)/bin/python bench/reference.py --manifest models/nanodet-m-416-coco.toml --selftest
+
+# The crash test at length: 50 SIGKILLs instead of the suite's 20 (about 7 minutes).
+soak: build
+	STEWARD_CRASHES=50 cargo test --release --locked -p steward --test crash_delivery -- --nocapture
 
 demo: build
 	./target/release/steward demo
