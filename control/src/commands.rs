@@ -255,7 +255,9 @@ hmac_secret = "{secret}"
 }
 
 /// A file of the checkout, found from the working directory or the executable's location.
-fn find_bundled(relative: &str) -> Option<PathBuf> {
+/// A file that ships with the checkout (footage, stills), found from the working directory or
+/// the executable's folder.
+pub fn find_bundled(relative: &str) -> Option<PathBuf> {
     let mut roots: Vec<PathBuf> = Vec::new();
     if let Ok(cwd) = std::env::current_dir() {
         roots.extend(cwd.ancestors().map(Path::to_path_buf));

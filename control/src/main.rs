@@ -84,6 +84,17 @@ enum Command {
         #[arg(long, default_value = "received")]
         dir: PathBuf,
     },
+    /// Measure delivery: confirm → platform-ack latency of N incidents through the outbox and
+    /// the HTTP sink to a `steward receive` on loopback, beside a bare POST of the same bodies.
+    BenchDelivery {
+        #[arg(long, default_value_t = 1000)]
+        incidents: usize,
+        /// Incidents confirmed per second.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        #[arg(long, default_value = "/tmp/steward-bench-delivery")]
+        work: PathBuf,
+    },
     /// Measure how many cameras this box can watch: decode-only and inference-only limits,
     /// Steward end to end (decode all / key frames) and a Python reference, side by side.
     Bench {
@@ -155,7 +166,12 @@ fn limit_malloc_arenas() {
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    // The delivery bench would log a line per incident; its table is what matters.
+    let default_log = match cli.command {
+        Command::BenchDelivery { .. } if cli.log == "info,ort=warn" => "warn",
+        _ => cli.log.as_str(),
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_log));
     // Log lines go to stderr and to the tail the web UI shows (without colour codes).
     let logs = logtail::LogTail::default();
     tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::io::stderr.and(logs.clone())).init();
@@ -165,6 +181,19 @@ fn main() -> ExitCode {
         Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
         Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir, logs),
         Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
+        Command::BenchDelivery { incidents, rate, work } => {
+            let Some(picture) = commands::find_bundled("testdata/stills/scenetext01.jpg") else {
+                eprintln!("steward bench-delivery: testdata/stills/scenetext01.jpg not found (run from the checkout)");
+                return ExitCode::from(1);
+            };
+            match bench::delivery::run(&bench::delivery::DeliveryBenchOptions { incidents, rate, work }, &picture) {
+                Ok(()) => 0,
+                Err(error) => {
+                    eprintln!("steward bench-delivery: {error}");
+                    1
+                }
+            }
+        }
         Command::Bench { streams, analysis_fps, gop, seconds, warmup, search_runs, max_streams, work, python, skip_python, json } => {
             let options = bench::BenchOptions {
                 streams,

@@ -5,6 +5,7 @@
 //! inference-only limits (`limits`), then (c) Steward end to end in `all` and `keyframes` modes
 //! and (d) the Python reference (`endtoend`), and print one table (`table`).
 
+pub mod delivery;
 mod endtoend;
 mod footage;
 mod limits;
