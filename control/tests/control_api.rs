@@ -15,7 +15,10 @@ const VIEWER: (&str, &str) = ("watcher", "watcher-password-2");
 
 /// Routes anyone may call.
 fn is_open(method: &str, path: &str) -> bool {
-    matches!((method, path), ("get", "/health") | ("get", "/api/v1/session") | ("post", "/api/v1/session") | ("post", "/api/v1/setup"))
+    matches!(
+        (method, path),
+        ("get", "/health") | ("get", "/api/v1/session") | ("post", "/api/v1/session") | ("post", "/api/v1/setup") | ("get", "/api/v1/evidence-links/{id}/{seq}/{position}")
+    )
 }
 
 /// A concrete path for a templated one.
@@ -202,6 +205,51 @@ fn the_control_plane_serves_https_with_a_configured_certificate() {
     assert!(untrusted.is_err(), "a client that does not trust the certificate refuses it");
     let log = steward.log_text();
     assert!(log.contains("HTTPS server listening"), "{log}");
+    drop(steward);
+    receiver.stop();
+}
+
+/// `evidence = "url"`: the platform gets signed, expiring links instead of the bytes, and fetches
+/// the pictures from the box without a session; an altered link is refused.
+#[test]
+fn evidence_links_serve_the_pictures_to_the_platform_and_nothing_else() {
+    let storage = scratch("evidence-links");
+    let receiver = Receiver::start(free_port());
+    let port = free_port();
+    let url = format!("file://{}", footage().display());
+    let camera = kerb_camera("cam-1", &url, 5).replace("analysis_fps = 2.0\n", "analysis_fps = 2.0\npace = \"realtime\"\n");
+    let text = config(&storage, port, &receiver.url(), &camera).replace(
+        &format!("hmac_secret = \"{SECRET}\"\n"),
+        &format!("hmac_secret = \"{SECRET}\"\nevidence = \"url\"\nevidence_base_url = \"http://127.0.0.1:{port}\"\nevidence_url_ttl_s = 3600\n"),
+    );
+    assert!(text.contains("evidence = \"url\""), "{text}");
+    let config_path = storage.join("steward.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let steward = Steward::start(&["run", "--config", config_path.to_str().unwrap()], &storage.join("steward.log"));
+    wait_until(Duration::from_secs(90), "an incident with evidence links", || receiver.all().iter().any(|r| r.document["evidence"].as_array().is_some_and(|e| !e.is_empty())));
+
+    let document = receiver.all().into_iter().find(|r| r.document["evidence"].as_array().is_some_and(|e| !e.is_empty())).unwrap().document;
+    let item = &document["evidence"][0];
+    assert!(item.get("bytes").is_none(), "a link, not the bytes: {item}");
+    let link = item["url"].as_str().expect("the evidence link");
+    assert!(link.starts_with(&format!("http://127.0.0.1:{port}/api/v1/evidence-links/")), "{link}");
+    let fetched = reqwest::blocking::get(link).unwrap();
+    assert_eq!(fetched.status().as_u16(), 200, "the platform fetches it without a session");
+    let bytes = fetched.bytes().unwrap();
+    use sha2::Digest;
+    assert_eq!(hex::encode(sha2::Sha256::digest(&bytes)), item["sha256"].as_str().unwrap(), "the picture the document describes");
+
+    let altered_position = link.replacen("/0?sink=", "/1?sink=", 1);
+    let longer_life = {
+        let expires = link.split("expires=").nth(1).unwrap().split('&').next().unwrap();
+        link.replace(&format!("expires={expires}"), &format!("expires={}", expires.parse::<i64>().unwrap() + 86400))
+    };
+    let no_signature = link.split("&sig=").next().unwrap().to_string() + "&sig=00";
+    for altered in [altered_position, longer_life, no_signature] {
+        assert_eq!(reqwest::blocking::get(&altered).unwrap().status().as_u16(), 403, "{altered}");
+    }
+    let log = steward.log_text();
+    assert!(log.contains("evidence link refused"), "refusals are logged");
     drop(steward);
     receiver.stop();
 }

@@ -3,6 +3,7 @@
 
 mod cameras;
 mod edits;
+mod evidence_links;
 mod error;
 mod frames;
 pub mod incidents;
@@ -46,6 +47,7 @@ pub fn router() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(cameras::routes())
         .merge(zones::routes())
         .merge(incidents::routes())
+        .merge(evidence_links::routes())
         .merge(sinks::routes())
         .merge(system::routes())
         .merge(crate::logtail::routes());

@@ -120,7 +120,7 @@ pub fn run(options: &DeliveryBenchOptions, evidence_picture: &Path) -> Result<()
             let twin = uuid::Uuid::now_v7().to_string();
             document.id = twin.clone();
             let text = serde_json::to_string(&document).map_err(|e| e.to_string())?;
-            bodies.push(compose(&text, &[(0, file.path)], &twin, 1).map_err(|e| e.to_string())?);
+            bodies.push(compose(&text, &[(0, file.path)], &twin, 1, None).map_err(|e| e.to_string())?);
         }
     }
     let confirmed_in = started.elapsed();

@@ -138,4 +138,7 @@ pub struct RawSink {
     pub url: Option<String>,
     pub hmac_secret: Option<String>,
     pub timeout_s: Option<f64>,
+    pub evidence: Option<String>,
+    pub evidence_base_url: Option<String>,
+    pub evidence_url_ttl_s: Option<f64>,
 }

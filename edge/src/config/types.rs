@@ -408,6 +408,16 @@ pub struct HttpSinkConfig {
     pub url: url::Url,
     pub hmac_secret: Secret,
     pub timeout_s: f64,
+    /// How evidence travels: inside the body, or as signed links the platform fetches.
+    pub evidence: EvidenceMode,
+}
+
+/// `[[sink]] evidence`: `inline` (base64 in the body, the default) or `url` (signed, expiring
+/// links to the box's API: `evidence_base_url`, `evidence_url_ttl_s`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvidenceMode {
+    Inline,
+    Url { base_url: url::Url, ttl_s: f64 },
 }
 
 /// A secret string. Never printed: `Debug` and `Display` show `***`.

@@ -504,6 +504,36 @@ fn tracking_params(raw: &RawRule, path: &TreePath, defaults: (f64, f64, f64), pr
     )
 }
 
+/// `evidence`, `evidence_base_url` and `evidence_url_ttl_s` of an HTTP sink.
+fn evidence_mode(mode: &Option<String>, base_url: &Option<String>, ttl_s: Option<f64>, path: &TreePath, problems: &mut Problems) -> Option<EvidenceMode> {
+    let ttl_s = problems.number(ttl_s, 7.0 * 86400.0, path.key("evidence_url_ttl_s"), |v| v >= 60.0 && v <= 365.0 * 86400.0, "at least 60 seconds and at most a year");
+    match mode.as_deref().unwrap_or("inline") {
+        "inline" => {
+            if base_url.is_some() {
+                problems.value(path.key("evidence_base_url"), "evidence_base_url is only used with evidence = \"url\"");
+            }
+            Some(EvidenceMode::Inline)
+        }
+        "url" => {
+            let Some(text) = base_url else {
+                problems.value(path.key("evidence"), "evidence = \"url\" needs evidence_base_url: where the platform reaches this box (e.g. `https://box-17.city.example:8080`)");
+                return None;
+            };
+            match url::Url::parse(text) {
+                Ok(base_url) if matches!(base_url.scheme(), "http" | "https") && base_url.host_str().is_some() => Some(EvidenceMode::Url { base_url, ttl_s }),
+                _ => {
+                    problems.value(path.key("evidence_base_url"), format!("`{text}` is not an http(s) URL"));
+                    None
+                }
+            }
+        }
+        other => {
+            problems.value(path.key("evidence"), format!("evidence `{other}`: expected `inline` or `url`"));
+            None
+        }
+    }
+}
+
 fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Problems) -> Option<Sink> {
     let kind = problems.required(&raw.kind, path, "kind")?;
     match kind.as_str() {
@@ -528,7 +558,8 @@ fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Pro
             if !valid_id(&name) {
                 problems.value(path.key("name"), format!("sink name `{name}`: use letters, digits, `-`, `_` or `.`"));
             }
-            Some(Sink::Http(HttpSinkConfig { name, url: url?, hmac_secret: Secret::new(secret?), timeout_s }))
+            let evidence = evidence_mode(&raw.evidence, &raw.evidence_base_url, raw.evidence_url_ttl_s, path, problems);
+            Some(Sink::Http(HttpSinkConfig { name, url: url?, hmac_secret: Secret::new(secret?), timeout_s, evidence: evidence? }))
         }
         other => {
             problems.value(path.key("kind"), format!("unknown sink kind `{other}`: expected `http`"));

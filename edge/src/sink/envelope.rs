@@ -7,6 +7,8 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use super::evidence_link::EvidenceLinks;
+
 /// A ready-to-send request body and its identity.
 #[derive(Debug, Clone)]
 pub struct Envelope {
@@ -16,17 +18,25 @@ pub struct Envelope {
 }
 
 /// Builds the body for a stored `document`: each evidence item at `position` gets its file's
-/// bytes, base64-encoded. An item whose file cannot be read is left out of the body (reported
-/// loudly), so the platform still gets a valid document rather than one it must refuse.
-pub fn compose(document: &str, evidence: &[(usize, PathBuf)], incident_id: &str, seq: u32) -> Result<Envelope, serde_json::Error> {
+/// bytes, base64-encoded — or, with `links` (the sink's `evidence = "url"` mode), a signed,
+/// expiring link from which the platform fetches it. An item whose file cannot be read is left
+/// out of the body (reported loudly), so the platform still gets a valid document rather than
+/// one it must refuse.
+pub fn compose(document: &str, evidence: &[(usize, PathBuf)], incident_id: &str, seq: u32, links: Option<&EvidenceLinks<'_>>) -> Result<Envelope, serde_json::Error> {
     let mut value: serde_json::Value = serde_json::from_str(document)?;
     if let Some(items) = value.get_mut("evidence").and_then(|e| e.as_array_mut()) {
         let mut readable = vec![false; items.len()];
+        let now = chrono::Utc::now();
         for (position, path) in evidence {
             let Some(item) = items.get_mut(*position).and_then(|i| i.as_object_mut()) else { continue };
-            match std::fs::read(path) {
-                Ok(bytes) => {
-                    item.insert("bytes".into(), base64::engine::general_purpose::STANDARD.encode(bytes).into());
+            let filled = match links {
+                Some(links) if path.is_file() => Ok(("url", links.link(incident_id, seq, *position, now))),
+                Some(_) => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+                None => std::fs::read(path).map(|bytes| ("bytes", base64::engine::general_purpose::STANDARD.encode(bytes))),
+            };
+            match filled {
+                Ok((field, text)) => {
+                    item.insert(field.into(), text.into());
                     readable[*position] = true;
                 }
                 Err(error) => tracing::error!(incident = incident_id, path = %path.display(), %error, "evidence file unreadable; sending the document without it"),
@@ -65,13 +75,20 @@ mod tests {
         let file = dir.join("a.jpg");
         std::fs::write(&file, b"\xff\xd8hello").unwrap();
         let doc = r#"{"id":"x","evidence":[{"role":"confirmation","sha256":"s"}]}"#;
-        let envelope = compose(doc, &[(0, file)], "x", 3).unwrap();
+        let envelope = compose(doc, &[(0, file.clone())], "x", 3, None).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&envelope.body).unwrap();
         assert_eq!(value["evidence"][0]["bytes"], "/9hoZWxsbw==");
         assert_eq!(envelope.idempotency_key, "x:3");
-        let missing = compose(doc, &[(0, dir.join("gone.jpg"))], "x", 1).unwrap();
+        let missing = compose(doc, &[(0, dir.join("gone.jpg"))], "x", 1, None).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&missing.body).unwrap();
         assert_eq!(value["evidence"], serde_json::json!([]), "an unreadable file is left out, not sent half-filled");
+
+        let base = url::Url::parse("http://box:8080").unwrap();
+        let links = EvidenceLinks { base_url: &base, ttl_s: 60.0, sink: "http", secret: "k" };
+        let linked = compose(doc, &[(0, file)], "x", 3, Some(&links)).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&linked.body).unwrap();
+        assert!(value["evidence"][0]["url"].as_str().unwrap().starts_with("http://box:8080/api/v1/evidence-links/x/3/0?sink=http&expires="));
+        assert!(value["evidence"][0].get("bytes").is_none(), "a link instead of the bytes");
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

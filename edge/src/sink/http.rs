@@ -9,7 +9,8 @@ use tokio::sync::{Notify, watch};
 
 use super::envelope::{Envelope, compose, sign};
 use super::retry::{Outcome, RetryPolicy, classify_status};
-use crate::config::HttpSinkConfig;
+use super::evidence_link::EvidenceLinks;
+use crate::config::{EvidenceMode, HttpSinkConfig};
 use crate::outbox::{DeliveryQueue, OutboxError, PendingRecord};
 use crate::telemetry::{SinkLabel, SinkResultLabel, Telemetry};
 
@@ -128,7 +129,11 @@ pub async fn run_http_sink(config: HttpSinkConfig, database: PathBuf, telemetry:
 }
 
 async fn deliver(client: &reqwest::Client, config: &HttpSinkConfig, record: &PendingRecord) -> Outcome {
-    let envelope: Envelope = match compose(&record.document, &record.evidence, &record.incident_id, record.seq) {
+    let links = match &config.evidence {
+        EvidenceMode::Inline => None,
+        EvidenceMode::Url { base_url, ttl_s } => Some(EvidenceLinks { base_url, ttl_s: *ttl_s, sink: &config.name, secret: config.hmac_secret.expose() }),
+    };
+    let envelope: Envelope = match compose(&record.document, &record.evidence, &record.incident_id, record.seq, links.as_ref()) {
         Ok(envelope) => envelope,
         Err(error) => return Outcome::Rejected { status: 0, body: format!("stored document unreadable: {error}") },
     };
