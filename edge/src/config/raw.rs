@@ -137,4 +137,7 @@ pub struct RawSink {
     pub url: Option<String>,
     pub hmac_secret: Option<String>,
     pub timeout_s: Option<f64>,
+    pub ca_file: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
 }

@@ -402,6 +402,19 @@ pub struct HttpSinkConfig {
     pub url: url::Url,
     pub hmac_secret: Secret,
     pub timeout_s: f64,
+    /// PEM bundle of CA certificates trusted for this sink's server, besides the default roots
+    /// (`ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// The certificate this sink shows when the platform asks for one (mutual TLS:
+    /// `client_cert` and `client_key`).
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A client certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A secret string. Never printed: `Debug` and `Display` show `***`.

@@ -4,17 +4,20 @@
 //!
 //! `schema` creates the tables; `store` is the single writer used by the incident stage;
 //! `queue` is one sink's view: what is due, and what became of each attempt; `browse` is the
-//! control plane's: incidents, their events and delivery, and queueing an incident again.
+//! control plane's: incidents, their events and delivery, and queueing an incident again;
+//! `export` reads every event with its delivery state, read-only, for `steward incidents export`.
 
 mod browse;
+mod export;
 mod queue;
 mod schema;
 mod store;
 
 pub use browse::{
-    DEFAULT_LIMIT, DeliveryItem, EventDetail, EvidenceItem, IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MAX_LIMIT, SinkCounts, evidence_file, incident_detail,
+    AttemptItem, DEFAULT_LIMIT, DeliveryItem, EventDetail, EvidenceItem, IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MAX_LIMIT, SinkCounts, evidence_file, incident_detail,
     list_incidents, resend, sink_counts,
 };
+pub use export::{ExportError, ExportFilter, ExportedDelivery, ExportedEvent, export_events};
 pub use queue::{DeliveryQueue, PendingRecord, pending_total};
 pub use store::{Outbox, StoredEvidence};
 

@@ -1,4 +1,5 @@
-//! One sink's delivery queue: what is due, in order, and what became of each attempt.
+//! One sink's delivery queue: what is due, in order, and what became of each attempt (the
+//! delivery row's state, and one row per attempt in the delivery log).
 //! Events of one incident go out in `seq` order: a later event waits while an earlier one of
 //! the same incident is still pending for this sink.
 
@@ -20,6 +21,13 @@ pub struct PendingRecord {
     pub attempts: u32,
     /// (position in the document's evidence array, file path)
     pub evidence: Vec<(usize, PathBuf)>,
+}
+
+/// One attempt, as the delivery log keeps it.
+struct Attempt<'a> {
+    status: Option<u16>,
+    latency_ms: u64,
+    error: Option<&'a str>,
 }
 
 pub struct DeliveryQueue {
@@ -70,35 +78,50 @@ impl DeliveryQueue {
         Ok(records)
     }
 
-    pub fn mark_delivered(&self, event_id: i64, status: u16) -> Result<(), OutboxError> {
-        self.conn
-            .execute(
-                "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?3, last_error = NULL, delivered_at = ?4 WHERE event_id = ?1 AND sink = ?2",
-                params![event_id, self.sink, status, Utc::now().to_rfc3339()],
-            )
-            .map_err(self.err())?;
-        Ok(())
+    /// The platform has it (2xx or 409), after an attempt of `latency_ms`.
+    pub fn mark_delivered(&self, event_id: i64, status: u16, latency_ms: u64) -> Result<(), OutboxError> {
+        self.settle(
+            event_id,
+            "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?3, last_error = NULL, delivered_at = ?4 WHERE event_id = ?1 AND sink = ?2",
+            &[&status, &Utc::now().to_rfc3339()],
+            Attempt { status: Some(status), latency_ms, error: None },
+        )
     }
 
-    pub fn mark_retry(&self, event_id: i64, next_attempt_ms: i64, status: Option<u16>, error: &str) -> Result<(), OutboxError> {
-        self.conn
-            .execute(
-                "UPDATE deliveries SET attempts = attempts + 1, next_attempt_ms = ?3, last_status = ?4, last_error = ?5 WHERE event_id = ?1 AND sink = ?2",
-                params![event_id, self.sink, next_attempt_ms, status, error],
-            )
-            .map_err(self.err())?;
-        Ok(())
+    /// The attempt failed in a way worth retrying: due again at `next_attempt_ms` (unix ms).
+    pub fn mark_retry(&self, event_id: i64, next_attempt_ms: i64, status: Option<u16>, error: &str, latency_ms: u64) -> Result<(), OutboxError> {
+        self.settle(
+            event_id,
+            "UPDATE deliveries SET attempts = attempts + 1, next_attempt_ms = ?3, last_status = ?4, last_error = ?5 WHERE event_id = ?1 AND sink = ?2",
+            &[&next_attempt_ms, &status, &error],
+            Attempt { status, latency_ms, error: Some(error) },
+        )
     }
 
-    /// The platform refused the record (a 4xx that retrying will not fix): parked, not lost.
-    pub fn mark_rejected(&self, event_id: i64, status: u16, body: &str) -> Result<(), OutboxError> {
-        self.conn
-            .execute(
-                "UPDATE deliveries SET state = 'rejected', attempts = attempts + 1, last_status = ?3, last_error = ?4 WHERE event_id = ?1 AND sink = ?2",
-                params![event_id, self.sink, status, body],
-            )
-            .map_err(self.err())?;
-        Ok(())
+    /// The platform refused the record (a 4xx that retrying will not fix): parked, not lost,
+    /// with the platform's answer as its last error.
+    pub fn mark_rejected(&self, event_id: i64, status: u16, body: &str, latency_ms: u64) -> Result<(), OutboxError> {
+        self.settle(
+            event_id,
+            "UPDATE deliveries SET state = 'rejected', attempts = attempts + 1, last_status = ?3, last_error = ?4 WHERE event_id = ?1 AND sink = ?2",
+            &[&status, &body],
+            Attempt { status: Some(status), latency_ms, error: Some(body) },
+        )
+    }
+
+    /// Applies `update` (parameters ?1 event id, ?2 sink, then `extra`) to the delivery row and
+    /// logs the attempt, in one transaction.
+    fn settle(&self, event_id: i64, update: &str, extra: &[&dyn rusqlite::ToSql], attempt: Attempt<'_>) -> Result<(), OutboxError> {
+        let tx = self.conn.unchecked_transaction().map_err(self.err())?;
+        let mut values: Vec<&dyn rusqlite::ToSql> = vec![&event_id, &self.sink];
+        values.extend_from_slice(extra);
+        tx.execute(update, values.as_slice()).map_err(self.err())?;
+        tx.execute(
+            "INSERT INTO delivery_attempts (event_id, sink, attempted_at, status, latency_ms, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![event_id, self.sink, Utc::now().to_rfc3339(), attempt.status, attempt.latency_ms as i64, attempt.error],
+        )
+        .map_err(self.err())?;
+        tx.commit().map_err(self.err())
     }
 
     /// Records this sink still has to deliver.
