@@ -140,7 +140,7 @@ fn delivers_over_mutual_tls_and_a_sink_without_the_client_certificate_is_refused
     drop(steward);
     assert_eq!(count(&anonymous, "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"), 2, "records stay pending");
     assert_eq!(count(&anonymous, "SELECT COUNT(*) FROM delivery_attempts WHERE status IS NOT NULL OR error IS NULL"), 0, "every attempt failed without an HTTP answer");
-    assert_eq!(count(&anonymous, "SELECT COUNT(*) FROM deliveries WHERE last_error IS NOT NULL"), 2, "the reason is kept");
+    assert_eq!(count(&anonymous, "SELECT COUNT(*) FROM deliveries WHERE last_error LIKE '%CertificateRequired%'"), 2, "the reason is kept: the platform wanted a client certificate");
     assert!(stored(&received).is_empty(), "nothing reached the platform");
 
     // With the client certificate: delivered, and `steward run --exit-when-done` ends cleanly.
@@ -256,4 +256,57 @@ fn a_busy_platform_is_retried_until_it_takes_the_records() {
     assert_eq!(count(&storage, "SELECT COUNT(*) FROM delivery_attempts WHERE status = 503"), 3, "each 503 was logged");
     assert_eq!(count(&storage, "SELECT COUNT(*) FROM delivery_attempts WHERE status = 200"), 2);
     assert_eq!(count(&storage, "SELECT COUNT(*) FROM deliveries WHERE state = 'delivered'"), 2);
+}
+
+#[test]
+fn the_sink_api_sets_the_tls_files_and_the_test_incident_goes_through_them() {
+    let dir = scratch("delivery-sink-api");
+    make_certificates(&dir);
+    let port = free_port();
+    let received = dir.join("received");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let _receiver = start_receiver(port, &received, &["--tls-cert", &path("server.crt"), "--tls-key", &path("server.key"), "--client-ca", &path("ca.crt")], &dir.join("receive.log"));
+    let storage = dir.join("state");
+    std::fs::create_dir_all(&storage).unwrap();
+    let control = free_port();
+    let config_path = write_config(&storage, control, &format!("http://127.0.0.1:{port}/incidents"), "");
+    let steward = Steward::start(&["run", "--config", config_path.to_str().unwrap()], &storage.join("steward.log"));
+    wait_until(Duration::from_secs(60), "the control plane", || TcpStream::connect(("127.0.0.1", control)).is_ok());
+    let mut admin = ApiClient::admin(control);
+
+    let url = format!("https://127.0.0.1:{port}/incidents");
+    let tls = serde_json::json!({"url": url, "ca_file": path("ca.crt"), "client_cert": path("client.crt"), "client_key": path("client.key")});
+    let saved = admin.send("PUT", "/api/v1/sinks/http", Some(&tls));
+    assert_eq!(saved.status, 200, "{saved:?}");
+    let view = saved.json();
+    assert_eq!((view["ca_file"].as_str(), view["client_key"].as_str(), view["has_secret"].as_bool()), (Some(path("ca.crt").as_str()), Some(path("client.key").as_str()), Some(true)), "{view}");
+    let listed = admin.get("/api/v1/sinks");
+    assert_eq!(listed.json()[0]["client_cert"].as_str(), Some(path("client.crt").as_str()), "{listed:?}");
+    let key_pem = std::fs::read_to_string(dir.join("client.key")).unwrap();
+    let key_body = key_pem.lines().nth(1).unwrap();
+    for body in [&saved.body, &listed.body] {
+        assert!(!body.contains(SECRET) && !body.contains(key_body), "no secret or key material in answers: {body}");
+    }
+
+    // The test incident goes the way deliveries go: the sink's TLS files and timestamped signature.
+    let tested = admin.send("POST", "/api/v1/sinks/http/test", None);
+    assert_eq!(tested.json()["status"], 200, "{tested:?}");
+    assert_eq!(stored(&received).len(), 1, "the receiver verified and stored the test incident");
+
+    // Without the client certificate (empty values remove the keys) the platform refuses it.
+    let without = serde_json::json!({"url": url, "client_cert": "", "client_key": ""});
+    let saved = admin.send("PUT", "/api/v1/sinks/http", Some(&without));
+    assert_eq!(saved.status, 200, "{saved:?}");
+    assert!(saved.json()["client_cert"].is_null() && saved.json()["ca_file"].is_string(), "{saved:?}");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    assert!(!text.contains("client_cert") && text.contains("ca_file"), "{text}");
+    let refused = admin.send("POST", "/api/v1/sinks/http/test", None).json();
+    assert_eq!(refused["status"], 0, "{refused}");
+    assert!(refused["body"].as_str().unwrap().contains("CertificateRequired"), "{refused}");
+
+    // Half a client identity is a config error naming the place.
+    let half = admin.send("PUT", "/api/v1/sinks/http", Some(&serde_json::json!({"url": url, "client_cert": path("client.crt")})));
+    assert_eq!(half.status, 422, "{half:?}");
+    assert!(half.body.contains("client_key"), "{half:?}");
+    drop(steward);
 }
