@@ -46,7 +46,8 @@ pub struct ExportedEvent {
 pub struct ExportedDelivery {
     /// `pending`, `delivered` or `rejected`.
     pub state: String,
-    /// Attempts in the delivery log, over all time (a resend does not reset it).
+    /// Attempts in the delivery log (a resend does not reset it; the log keeps the latest
+    /// [`ATTEMPTS_KEPT`](super::ATTEMPTS_KEPT) per event and sink).
     pub attempts: u64,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,

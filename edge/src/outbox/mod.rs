@@ -18,7 +18,7 @@ pub use browse::{
     list_incidents, resend, sink_counts,
 };
 pub use export::{ExportError, ExportFilter, ExportedDelivery, ExportedEvent, export_events};
-pub use queue::{DeliveryQueue, PendingRecord, pending_total};
+pub use queue::{ATTEMPTS_KEPT, DeliveryQueue, PendingRecord, pending_total};
 pub use store::{Outbox, StoredEvidence};
 
 #[derive(Debug, thiserror::Error)]

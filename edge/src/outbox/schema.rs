@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (event_id, sink)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, state, next_attempt_ms);
-CREATE TABLE IF NOT EXISTS delivery_attempts (
+CREATE TABLE IF NOT EXISTS delivery_attempts (   -- the latest 100 per event and sink (queue::ATTEMPTS_KEPT)
     attempt_id      INTEGER PRIMARY KEY AUTOINCREMENT,
     event_id        INTEGER NOT NULL REFERENCES events(event_id),
     sink            TEXT NOT NULL,
