@@ -172,6 +172,13 @@ fn delivers_over_mutual_tls_and_a_sink_without_the_client_certificate_is_refused
     let stderr = String::from_utf8_lossy(&check.stderr);
     assert_eq!(check.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("sink `http`: client_key") && stderr.contains("client.key: no private key"), "{stderr}");
+    // `steward run` still starts; the sink says why it cannot deliver, and the new record waits.
+    seed_incidents(&mutual, 1);
+    let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap(), "--exit-when-done", "--drain-timeout", "2"], &mutual.join("steward-broken.log"));
+    assert_eq!(steward.wait(Duration::from_secs(120)), 3, "undelivered after the drain timeout");
+    let log = steward.log_text();
+    assert!(log.contains("cannot set up this sink's HTTPS client") && log.contains("client.key: no private key"), "{log}");
+    assert_eq!(count(&mutual, "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"), 1);
 }
 
 #[test]
