@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use steward_edge::config::{ConfigErrors, ConfigStore, load_file};
+use steward_edge::config::{ConfigErrors, ConfigStore, Sink, load_file};
 use steward_edge::runtime::{Edge, RunOptions, RunOutcome};
 
 use crate::app::{AppState, app, serve, serve_on};
 use crate::auth::AuthStore;
 use crate::logtail::LogTail;
-use crate::receive::{ReceiverState, router};
+use crate::receive::{ReceiveOptions, ReceiverState, router};
+use crate::tls::{ServerTls, server_config_from};
 
 const EXIT_START_FAILED: u8 = 1;
 const EXIT_BAD_CONFIG: u8 = 2;
@@ -23,6 +24,19 @@ const EXIT_UNDELIVERED: u8 = 3;
 pub fn check_config(file: &Path) -> u8 {
     match load_file(file) {
         Ok(config) => {
+            // The sinks' TLS files are read as the sinks will read them.
+            let mut unusable = 0;
+            for sink in &config.sinks {
+                let Sink::Http(http) = sink;
+                if let Err(error) = steward_edge::sink::http_client(http) {
+                    eprintln!("{}: sink `{}`: {error}", file.display(), http.name);
+                    unusable += 1;
+                }
+            }
+            if unusable > 0 {
+                eprintln!("{}: {unusable} sink(s) cannot deliver as configured", file.display());
+                return EXIT_BAD_CONFIG;
+            }
             let zones: usize = config.cameras.iter().map(|c| c.zones.len()).sum();
             println!("{}: ok ({} cameras, {} zones, {} sinks)", file.display(), config.cameras.len(), zones, config.sinks.len());
             0
@@ -155,16 +169,49 @@ pub fn snapshot(config_path: &Path, camera_id: &str, out: &Path) -> u8 {
     0
 }
 
-pub fn receive(listen: &str, secret: &str, dir: &Path) -> u8 {
+/// `steward receive --tls-cert/--tls-key [--client-ca]`.
+pub struct ReceiveTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+pub fn receive(listen: &str, secret: &str, dir: &Path, options: ReceiveOptions, tls: Option<ReceiveTls>) -> u8 {
     let Ok(listen) = listen.parse::<SocketAddr>() else {
         eprintln!("steward receive: `{listen}` is not an address (expected IP:PORT)");
         return EXIT_BAD_CONFIG;
     };
-    let state = ReceiverState::new(secret.to_string(), dir.to_path_buf());
+    let tls_config = match &tls {
+        None => None,
+        Some(files) => {
+            let client_ca = files.client_ca.clone().map(|ca| (ca, "--client-ca"));
+            match server_config_from(&ServerTls { cert: (&files.cert, "--tls-cert"), key: (&files.key, "--tls-key"), client_ca }) {
+                Ok(config) => Some(config),
+                Err(error) => {
+                    eprintln!("steward receive: {error:#}");
+                    return EXIT_BAD_CONFIG;
+                }
+            }
+        }
+    };
+    let state = ReceiverState::with_options(secret.to_string(), dir.to_path_buf(), options);
     let runtime = tokio_runtime();
     runtime.block_on(async {
-        println!("steward receive: listening on http://{listen}/incidents, storing in {}", dir.display());
-        match serve(listen, router(state), shutdown_signal()).await {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                eprintln!("steward receive: cannot listen on {listen}: {error}");
+                return EXIT_START_FAILED;
+            }
+        };
+        let scheme = if tls_config.is_some() { "https" } else { "http" };
+        let clients = if tls.as_ref().is_some_and(|t| t.client_ca.is_some()) { " (client certificates required)" } else { "" };
+        println!("steward receive: listening on {scheme}://{listen}/incidents{clients}, storing in {}", dir.display());
+        if let Some(plan) = options.fail {
+            let which = plan.count.map_or_else(|| "every request".to_string(), |n| format!("the first {n} request(s)"));
+            println!("steward receive: answering {} to {which} (--fail)", plan.status.as_u16());
+        }
+        match serve_on(listener, tls_config, router(state), shutdown_signal()).await {
             Ok(()) => 0,
             Err(error) => {
                 eprintln!("steward receive: {error}");

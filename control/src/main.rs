@@ -7,6 +7,7 @@ mod app;
 mod auth;
 mod bench;
 mod commands;
+mod export;
 mod logtail;
 mod receive;
 mod serve_rtsp;
@@ -72,8 +73,8 @@ enum Command {
         #[arg(long, default_value = "/tmp/steward-demo")]
         state_dir: PathBuf,
     },
-    /// A reference receiver for platform integrators: verifies signatures, de-duplicates by
-    /// idempotency key, stores documents and evidence, prints a line per incident.
+    /// A reference receiver for platform integrators: verifies timestamps and signatures,
+    /// de-duplicates by idempotency key, stores documents and evidence, prints a line per incident.
     Receive {
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: String,
@@ -83,6 +84,28 @@ enum Command {
         /// Folder to store received incidents in.
         #[arg(long, default_value = "received")]
         dir: PathBuf,
+        /// Refuse a request whose X-Steward-Timestamp is further than this from the clock (s).
+        #[arg(long, default_value_t = receive::DEFAULT_MAX_SKEW_S)]
+        max_skew_s: u64,
+        /// Answer STATUS to the first COUNT requests (to all without COUNT), e.g. `503:3` or
+        /// `400`: to try a sender's error handling.
+        #[arg(long, value_name = "STATUS[:COUNT]")]
+        fail: Option<receive::FailPlan>,
+        /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key of --tls-cert (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Require a client certificate signed by this CA (PEM bundle): mutual TLS. Needs
+        /// --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
+    },
+    /// Read the recorded incidents.
+    Incidents {
+        #[command(subcommand)]
+        command: IncidentsCommand,
     },
     /// Measure delivery: confirm → platform-ack latency of N incidents through the outbox and
     /// the HTTP sink to a `steward receive` on loopback, beside a bare POST of the same bodies.
@@ -147,6 +170,30 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum IncidentsCommand {
+    /// Print every recorded event as a JSON line: the document as sent, each sink's delivery
+    /// state and attempt count. Read-only; safe while `steward run` runs.
+    Export {
+        /// The configuration file (for the storage folder).
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Events recorded at or after T: RFC 3339 (`2026-03-01T08:00:00+08:00`) or a
+        /// duration ago (`90s`, `30m`, `24h`, `7d`).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Events recorded before T (same forms as --since).
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
+        /// Only this camera's incidents.
+        #[arg(long, value_name = "ID")]
+        camera: Option<String>,
+        /// Only incidents of this kind (e.g. `illegal_parking`).
+        #[arg(long, value_name = "K")]
+        kind: Option<String>,
+    },
+}
+
 /// Caps glibc's malloc arenas before any thread starts. By default glibc gives new threads new
 /// arenas (up to 8 per core); every camera reconnect creates fresh GStreamer streaming threads,
 /// so resident memory crept up by ≈ 1.5 % per reconnect (measured: 314 → 335 MB over five)
@@ -180,7 +227,11 @@ fn main() -> ExitCode {
         Command::Run { config, exit_when_done, drain_timeout } => commands::run(&config, exit_when_done, drain_timeout, logs),
         Command::Snapshot { config, camera, out } => commands::snapshot(&config, &camera, &out),
         Command::Demo { listen, receiver, state_dir } => commands::demo(&listen, &receiver, &state_dir, logs),
-        Command::Receive { listen, secret, dir } => commands::receive(&listen, &secret, &dir),
+        Command::Receive { listen, secret, dir, max_skew_s, fail, tls_cert, tls_key, client_ca } => {
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| commands::ReceiveTls { cert, key, client_ca });
+            commands::receive(&listen, &secret, &dir, receive::ReceiveOptions { max_skew_s, fail }, tls)
+        }
+        Command::Incidents { command: IncidentsCommand::Export { config, since, until, camera, kind } } => export::export(&config, since.as_deref(), until.as_deref(), camera, kind),
         Command::BenchDelivery { incidents, rate, work } => {
             let Some(picture) = commands::find_bundled("testdata/stills/scenetext01.jpg") else {
                 eprintln!("steward bench-delivery: testdata/stills/scenetext01.jpg not found (run from the checkout)");

@@ -1,9 +1,10 @@
-//! HTTPS for the control plane: loads the PEM certificate chain and key named by
-//! `[control] tls_cert` / `tls_key`, and accepts TLS connections for axum, with each handshake
-//! done in its own task so one slow or broken client never holds up the others.
+//! Server-side TLS for Steward's listeners (the control plane, `steward receive`): loads a PEM
+//! certificate chain and key, optionally a CA whose signature client certificates must carry
+//! (mutual TLS), and accepts TLS connections for axum, with each handshake done in its own task
+//! so one slow or broken client never holds up the others.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,32 +15,58 @@ use steward_edge::config::ControlTls;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
 /// How long a client may take to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The server side of TLS from the two PEM files; errors name the file and what is wrong.
+/// A listener's TLS files, and the names the operator knows them by (for error messages).
+pub struct ServerTls<'a> {
+    pub cert: (&'a Path, &'a str),
+    pub key: (&'a Path, &'a str),
+    /// Only clients with a certificate signed by this CA (PEM bundle) get through.
+    pub client_ca: Option<(PathBuf, &'a str)>,
+}
+
+/// The control plane's TLS, from `[control] tls_cert` / `tls_key`.
 pub fn server_config(tls: &ControlTls) -> anyhow::Result<Arc<ServerConfig>> {
-    let certs = read_certificates(&tls.cert)?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| anyhow::anyhow!("{}: no usable private key ([control] tls_key): {e}", tls.key.display()))?;
+    server_config_from(&ServerTls { cert: (&tls.cert, "[control] tls_cert"), key: (&tls.key, "[control] tls_key"), client_ca: None })
+}
+
+/// The server side of TLS; errors name the file, the setting and what is wrong.
+pub fn server_config_from(tls: &ServerTls<'_>) -> anyhow::Result<Arc<ServerConfig>> {
+    let (cert_path, key_path) = (tls.cert.0, tls.key.0);
+    let certs = read_certificates(cert_path, tls.cert.1)?;
+    let key = PrivateKeyDer::from_pem_file(key_path).map_err(|e| anyhow::anyhow!("{}: no usable private key ({}): {e}", key_path.display(), tls.key.1))?;
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .context("TLS protocol versions")?
-        .with_no_client_auth()
+    let builder = ServerConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().context("TLS protocol versions")?;
+    let builder = match &tls.client_ca {
+        None => builder.with_no_client_auth(),
+        Some((ca_path, name)) => {
+            let mut roots = RootCertStore::empty();
+            for certificate in read_certificates(ca_path, name)? {
+                roots.add(certificate).map_err(|e| anyhow::anyhow!("{}: not a usable CA certificate ({name}): {e}", ca_path.display()))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| anyhow::anyhow!("{}: cannot check client certificates with it ({name}): {e}", ca_path.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder
         .with_single_cert(certs, key)
-        .with_context(|| format!("{} and {} do not make a certificate and its key", tls.cert.display(), tls.key.display()))?;
+        .with_context(|| format!("{} and {} do not make a certificate and its key", cert_path.display(), key_path.display()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-fn read_certificates(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
+fn read_certificates(path: &Path, name: &str) -> anyhow::Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| anyhow::anyhow!("{}: cannot read the certificate chain ([control] tls_cert): {e}", path.display()))?;
-    anyhow::ensure!(!certs.is_empty(), "{}: no certificate in this PEM file ([control] tls_cert)", path.display());
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the certificates ({name}): {e}", path.display()))?;
+    anyhow::ensure!(!certs.is_empty(), "{}: no certificate in this PEM file ({name})", path.display());
     Ok(certs)
 }
 
@@ -61,7 +88,7 @@ impl TlsListener {
                     Ok(accepted) => accepted,
                     Err(error) => {
                         // Out of file descriptors and the like: wait instead of spinning.
-                        tracing::warn!(%error, "accepting a control-plane connection failed");
+                        tracing::warn!(%error, "accepting a connection failed");
                         tokio::time::sleep(Duration::from_millis(100)).await;
                         continue;
                     }
@@ -72,7 +99,7 @@ impl TlsListener {
                         Ok(Ok(tls)) => {
                             let _ = done.send((tls, peer)).await;
                         }
-                        Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                        Ok(Err(error)) => tracing::info!(%peer, %error, "TLS handshake failed"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
                 });

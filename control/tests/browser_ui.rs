@@ -201,11 +201,23 @@ async fn an_operator_sets_up_a_crossing_in_the_browser() {
     browser.goto(&format!("{base}#/incidents")).await.unwrap();
     browser.wait().at_most(Duration::from_secs(120)).for_element(Locator::Css("tr[data-incident]")).await.expect("an incident in the list");
     shots.take(&browser, "incident-list").await;
+    wait_js(&browser, Duration::from_secs(30), "the incident delivered", "document.querySelector('tr[data-incident] .delivery-delivered') !== null").await;
     click(&browser, "tr[data-incident]").await;
     wait_js(&browser, Duration::from_secs(20), "the evidence picture", "Array.from(document.querySelectorAll('img.evidence')).some(i => i.naturalWidth > 0)").await;
     let shown = browser.find(Locator::Css("#incident-json")).await.expect("the document as sent").text().await.unwrap();
     assert!(shown.contains("illegal_parking") && shown.contains("kerb-east"), "{shown}");
     shots.take(&browser, "incident-detail").await;
+    // The delivery log: the attempt that delivered it, with its status.
+    wait_js(&browser, Duration::from_secs(20), "the delivery log", "Array.from(document.querySelectorAll('details.delivery-log table.attempt-table td')).some(td => td.textContent === '200')").await;
+
+    // The sink form edits the TLS files; a CA for a plain-http URL is refused next to the field.
+    browser.goto(&format!("{base}#/sinks")).await.unwrap();
+    click(&browser, "tr[data-sink] .sink-edit").await;
+    fill(&browser, "#sink-ca-file", "tls/city-ca.pem").await;
+    shots.take(&browser, "sink-tls").await;
+    click(&browser, "#sink-save").await;
+    wait_js(&browser, Duration::from_secs(20), "the refusal at the field", "(document.querySelector('.field-error[data-for=\"sink-ca-file\"]') || {}).textContent?.includes('https') === true").await;
+    assert!(!std::fs::read_to_string(&config_path).unwrap().contains("ca_file"), "a refused edit is not written");
 
     browser.close().await.unwrap();
     let log = steward.log_text();
@@ -213,5 +225,5 @@ async fn an_operator_sets_up_a_crossing_in_the_browser() {
     assert!(!log.contains(SECRET), "the sink secret is in the log");
     drop(steward);
     receiver.stop();
-    assert!(shots.count >= 9);
+    assert!(shots.count >= 10);
 }

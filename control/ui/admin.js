@@ -80,15 +80,20 @@ function openSinkForm(holder, sink, reload) {
   const secret = h('input', { id: 'sink-secret', type: 'password', value: '', autocomplete: 'new-password',
     placeholder: editing && s.has_secret ? t('secret_keep') : t('secret_required') });
   const timeout = h('input', { id: 'sink-timeout', type: 'number', step: 'any', min: '0', value: s.timeout_s ?? 10 });
+  // TLS files: paths on the box (the key's contents are never shown or sent).
+  const tls = ['ca_file', 'client_cert', 'client_key'].map((key) => [key,
+    h('input', { id: 'sink-' + key.replace('_', '-'), class: 'wide', value: s[key] || '', autocomplete: 'off', placeholder: t('pem_path_hint') })]);
   const form = h('form', { id: 'sink-form', class: 'card', attrs: { novalidate: '' } },
     h('h2', { text: t(editing ? 'sink_edit' : 'sink_add') }),
     h('div', { class: 'grid' }, field('sink_name', name), field('sink_timeout', timeout),
-      field('sink_url', url, 'span2'), field('sink_secret', secret)),
+      field('sink_url', url, 'span2'), field('sink_secret', secret),
+      ...tls.map(([key, input]) => field('sink_' + key, input, 'span2'))),
     formError(),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', id: 'sink-save', class: 'primary', text: t('save') }),
       button('cancel', () => clear(holder), { id: 'sink-cancel' })));
-  const ids = { name: 'sink-name', url: 'sink-url', hmac_secret: 'sink-secret', timeout_s: 'sink-timeout' };
+  const ids = { name: 'sink-name', url: 'sink-url', hmac_secret: 'sink-secret', timeout_s: 'sink-timeout',
+    ca_file: 'sink-ca-file', client_cert: 'sink-client-cert', client_key: 'sink-client-key' };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clearErrors(form);
@@ -98,6 +103,10 @@ function openSinkForm(holder, sink, reload) {
     const body = { url: url.value.trim() };
     if (secret.value) body.hmac_secret = secret.value;
     if (timeout.value !== '') body.timeout_s = Number(timeout.value);
+    // Only what changed: an empty value removes the file, an untouched one keeps it as written.
+    for (const [key, input] of tls) {
+      if (input.value.trim() !== (s[key] || '')) body[key] = input.value.trim();
+    }
     try {
       await api('PUT', '/api/v1/sinks/' + encodeURIComponent(name.value.trim()), body);
       clear(holder);

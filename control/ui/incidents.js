@@ -1,5 +1,5 @@
 // Steward UI — #/incidents (filtered list, refreshed every 5 s) and #/incidents/ID (events,
-// evidence, documents as sent, deliveries, resend).
+// evidence, documents as sent, deliveries and their attempts, resend).
 'use strict';
 
 const PAGE_SIZE = 50;
@@ -195,6 +195,8 @@ function eventSection(inc, ev, first) {
   }
   const deliveries = Array.isArray(ev.deliveries) ? ev.deliveries : [];
   if (deliveries.length) section.append(h('h3', { text: t('deliveries') }), deliveryTable(deliveries));
+  const attempts = Array.isArray(ev.attempts) ? ev.attempts : [];
+  if (attempts.length) section.append(h('details', { class: 'delivery-log' }, h('summary', { text: t('delivery_log', attempts.length) }), attemptTable(attempts)));
   const pre = h('pre', { class: 'incident-json', text: JSON.stringify(ev.document ?? null, null, 2) });
   if (first) pre.id = 'incident-json';
   section.append(h('details', { open: first }, h('summary', { text: t('document') }), pre));
@@ -246,4 +248,16 @@ function deliveryTable(deliveries) {
       h('td', { class: 'num', text: d.last_status === null || d.last_status === undefined ? '—' : String(d.last_status) }),
       h('td', { class: 'error-text wrap', text: d.last_error || '' }),
       h('td', { text: fmtTime(d.delivered_at) }))))));
+}
+
+/** The delivery log: one row per attempt, oldest first. */
+function attemptTable(attempts) {
+  return h('div', { class: 'table-wrap' }, h('table', { class: 'list attempt-table' },
+    h('thead', {}, h('tr', {}, ['col_attempted_at', 'col_sink', 'col_status', 'col_latency', 'col_error'].map((k) => h('th', { text: t(k) })))),
+    h('tbody', {}, attempts.map((a) => h('tr', { dataset: { sink: a.sink } },
+      h('td', { text: fmtTime(a.attempted_at) }),
+      h('td', { text: a.sink }),
+      h('td', { class: 'num', text: a.status === null || a.status === undefined ? '—' : String(a.status) }),
+      h('td', { class: 'num', text: String(a.latency_ms ?? '') }),
+      h('td', { class: 'error-text wrap', text: a.error || '' }))))));
 }

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use steward_edge::incident::{
     CameraRef, Codes, DeviceRef, EvidenceRef, IncidentDocument, IncidentEvent, LocationRef, ModelRefDoc, ObjectRef, SCHEMA, SiteRef, ZoneRef,
 };
-use steward_edge::sink::{compose, sign};
+use steward_edge::sink::{compose, sign, verify};
 
 fn docs_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs")
@@ -231,10 +231,12 @@ fn incident_md_examples_cover_every_kind_and_event() {
 fn signature_worked_example_in_incident_md_matches_the_sink() {
     const SECRET: &str = "change-me-9f4c";
     const BODY: &str = r#"{"event":"open","id":"019ce9b4-2a8f-7a5e-8f3c-2d41b6e09a17","schema":"steward.incident/v1","seq":1}"#;
-    const HEX: &str = "f6db328d431e1fb509f2522ee51ffd3f556f7ef081873742616ad92363cf83bc";
-    assert_eq!(sign(SECRET, BODY.as_bytes()), format!("sha256={HEX}"));
+    const TIMESTAMP: i64 = 1_772_352_000;
+    const HEX: &str = "7f1d360f70a93b054c36dc87aba557be0f8160c150fb282df03c54f1f5e4c939";
+    assert_eq!(sign(SECRET, TIMESTAMP, BODY.as_bytes()), format!("sha256={HEX}"));
+    assert_eq!(verify(SECRET, Some("1772352000"), Some(&format!("sha256={HEX}")), BODY.as_bytes(), TIMESTAMP + 60, 300), Ok(()));
     let markdown = markdown();
-    for needle in [SECRET, BODY, &format!("X-Steward-Signature: sha256={HEX}")] {
+    for needle in [SECRET, BODY, &format!("X-Steward-Timestamp: {TIMESTAMP}"), &format!("X-Steward-Signature: sha256={HEX}"), &format!("'{TIMESTAMP}.{BODY}'")] {
         assert!(markdown.contains(needle), "docs/incident.md no longer shows `{needle}`");
     }
 }

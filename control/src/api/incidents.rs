@@ -455,7 +455,7 @@ mod tests {
         let json = serde_json::to_value(&api).unwrap();
         assert_eq!(json["paths"]["/incidents"]["get"]["tags"][0], "incidents");
         assert!(json["paths"]["/incidents/{id}/resend"]["post"]["responses"]["202"].is_object());
-        for schema in ["IncidentPage", "IncidentSummary", "IncidentDetail", "EventDetail", "EvidenceItem", "DeliveryItem", "ResendRequest", "ResendResponse", "ErrorBody"] {
+        for schema in ["IncidentPage", "IncidentSummary", "IncidentDetail", "EventDetail", "EvidenceItem", "DeliveryItem", "AttemptItem", "ResendRequest", "ResendResponse", "ErrorBody"] {
             assert!(json["components"]["schemas"][schema].is_object(), "schema {schema}");
         }
         let app = router.with_state(TestState { incidents: f.state.clone(), auth });

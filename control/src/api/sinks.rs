@@ -37,13 +37,20 @@ pub struct SinkView {
     pub timeout_s: f64,
     /// Whether a signing secret is set (the secret itself is never returned).
     pub has_secret: bool,
+    /// PEM bundle of CA certificates trusted besides the default roots (the path).
+    pub ca_file: Option<String>,
+    /// The client certificate shown for mutual TLS (the path).
+    pub client_cert: Option<String>,
+    /// The client certificate's private key (the path; the key itself is never read out).
+    pub client_key: Option<String>,
     pub pending: u64,
     pub delivered: u64,
     pub rejected: u64,
 }
 
 /// A sink to create or change. `hmac_secret` is required when creating; left out (or empty) it
-/// keeps the stored one.
+/// keeps the stored one. The TLS files (`ca_file`, `client_cert` + `client_key`: PEM paths on
+/// the box, relative to the config file) are kept when left out and removed when empty.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinkInput {
@@ -52,7 +59,16 @@ pub struct SinkInput {
     pub hmac_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_cert: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_key: Option<String>,
 }
+
+/// The sink keys that an empty string removes.
+const REMOVABLE: [&str; 3] = ["ca_file", "client_cert", "client_key"];
 
 /// What the platform answered to the test incident.
 #[derive(Debug, Serialize, ToSchema)]
@@ -106,6 +122,9 @@ fn sink_view(sink: &Sink, counts: &BTreeMap<String, steward_edge::outbox::SinkCo
         url: url.to_string(),
         timeout_s: http.timeout_s,
         has_secret: !http.hmac_secret.expose().is_empty(),
+        ca_file: http.ca_file.as_ref().map(|p| p.display().to_string()),
+        client_cert: http.client_cert.as_ref().map(|c| c.cert.display().to_string()),
+        client_key: http.client_cert.as_ref().map(|c| c.key.display().to_string()),
         pending: count.map_or(0, |c| c.pending),
         delivered: count.map_or(0, |c| c.delivered),
         rejected: count.map_or(0, |c| c.rejected),
@@ -124,10 +143,15 @@ async fn list_sinks(_: RequireViewer, State(state): State<AppState>) -> ApiResul
 #[utoipa::path(put, path = "/sinks/{name}", tag = "sinks", params(("name" = String, Path)), request_body = SinkInput,
     responses((status = 200, body = SinkView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_sink(RequireAdmin(user): RequireAdmin, State(state): State<AppState>, Path(name): Path<String>, Json(input): Json<SinkInput>) -> ApiResult<Json<SinkView>> {
-    let fields = match serde_json::to_value(&input) {
+    let mut fields = match serde_json::to_value(&input) {
         Ok(serde_json::Value::Object(fields)) => fields,
         _ => return Err(ApiError::internal("cannot read the sink")),
     };
+    for key in REMOVABLE {
+        if fields.get(key).and_then(serde_json::Value::as_str).is_some_and(|v| v.trim().is_empty()) {
+            fields.insert(key.to_string(), serde_json::Value::Null);
+        }
+    }
     let config = apply(&state, ConfigChange::PutSink { name: name.clone(), fields }).await?;
     tracing::info!(user = %user.name, sink = %name, "sink saved");
     let sink = config.sinks.iter().find(|s| s.name() == name).ok_or_else(|| ApiError::internal("sink missing after the edit"))?;
@@ -163,23 +187,13 @@ async fn test_sink(RequireAdmin(user): RequireAdmin, State(state): State<AppStat
     }))
 }
 
+/// Posts `document` the way the sink delivers (its TLS, its signing), marked as a test.
 async fn send(http: &HttpSinkConfig, document: &serde_json::Value) -> Result<(u16, String), String> {
     let body = serde_json::to_vec(document).map_err(|e| e.to_string())?;
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs_f64(http.timeout_s)).build().map_err(|e| e.to_string())?;
+    let client = steward_edge::sink::http_client(http).map_err(|e| e.to_string())?;
     let id = document["id"].as_str().unwrap_or_default();
-    let response = client
-        .post(http.url.clone())
-        .header(reqwest::header::CONTENT_TYPE, "application/json; charset=utf-8")
-        .header("Idempotency-Key", format!("{id}:1"))
-        .header("X-Steward-Signature", steward_edge::sink::sign(http.hmac_secret.expose(), &body))
-        .header("X-Steward-Test", "1")
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    Ok((status, text.chars().take(2000).collect()))
+    let answer = steward_edge::sink::post_signed(&client, http, body, &format!("{id}:1"), &[("X-Steward-Test", "1")]).await?;
+    Ok((answer.status, steward_edge::sink::truncate(&answer.body, steward_edge::sink::REJECTED_BODY_MAX).to_string()))
 }
 
 /// A schema-valid `open` document for zone `test` of the first camera (or `test`).

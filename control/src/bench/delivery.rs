@@ -15,7 +15,7 @@ use steward_edge::geometry::BBox;
 use steward_edge::incident::{Annotation, IncidentDocument, OpenIncident, write_snapshot};
 use steward_edge::kind::ViolationKind;
 use steward_edge::outbox::{Outbox, StoredEvidence, database_path};
-use steward_edge::sink::{SinkHandle, compose, run_http_sink, sign};
+use steward_edge::sink::{SIGNATURE_HEADER, SinkHandle, TIMESTAMP_HEADER, compose, run_http_sink, sign};
 use steward_edge::telemetry::Telemetry;
 
 /// What to measure.
@@ -143,11 +143,13 @@ pub fn run(options: &DeliveryBenchOptions, evidence_picture: &Path) -> Result<()
     let mut direct = Vec::new();
     for envelope in &bodies {
         let at = Instant::now();
+        let timestamp = Utc::now().timestamp();
         let answer = client
             .post(&url)
             .header("Content-Type", "application/json")
             .header("Idempotency-Key", &envelope.idempotency_key)
-            .header("X-Steward-Signature", sign(SECRET, &envelope.body))
+            .header(TIMESTAMP_HEADER, timestamp.to_string())
+            .header(SIGNATURE_HEADER, sign(SECRET, timestamp, &envelope.body))
             .body(envelope.body.clone())
             .send()
             .and_then(|answer| answer.error_for_status())

@@ -94,7 +94,10 @@ impl Receiver {
 
 async fn accept(State(received): State<Arc<Mutex<Vec<Received>>>>, headers: HeaderMap, body: Bytes) -> StatusCode {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    // Recomputed here, independently of the sink: HMAC-SHA256 of "<timestamp>." + body.
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    mac.update(header("x-steward-timestamp").as_bytes());
+    mac.update(b".");
     mac.update(&body);
     let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
     let document: serde_json::Value = serde_json::from_slice(&body).expect("body is JSON");

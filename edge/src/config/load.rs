@@ -157,6 +157,29 @@ hmac_secret = "change-me"
     }
 
     #[test]
+    fn an_http_sink_takes_a_ca_and_a_client_certificate_with_its_key_relative_to_the_file() {
+        let https = GOOD.replace("http://127.0.0.1:9000/incidents", "https://127.0.0.1:9000/incidents");
+        let with_tls = format!("{https}ca_file = \"tls/city-ca.pem\"\nclient_cert = \"tls/box.crt\"\nclient_key = \"/etc/steward/box.key\"\n");
+        let config = load_str(&with_tls, "tls.toml", Path::new("/etc/steward")).unwrap();
+        let crate::config::Sink::Http(sink) = &config.sinks[0];
+        assert_eq!(sink.ca_file.as_deref(), Some(Path::new("/etc/steward/tls/city-ca.pem")));
+        let client = sink.client_cert.as_ref().expect("client certificate configured");
+        assert_eq!((client.cert.as_path(), client.key.as_path()), (Path::new("/etc/steward/tls/box.crt"), Path::new("/etc/steward/box.key")));
+
+        let half = with_tls.replace("client_key = \"/etc/steward/box.key\"\n", "");
+        let errors = load_str(&half, "half.toml", Path::new("/")).unwrap_err();
+        assert_eq!(errors.errors.len(), 1, "{errors}");
+        assert_eq!(errors.errors[0].path.as_deref(), Some("sink[0].client_cert"));
+        assert!(errors.to_string().starts_with("half.toml:25:15: give `client_key`"), "{errors}");
+        let other_half = with_tls.replace("client_cert = \"tls/box.crt\"\n", "");
+        assert!(load_str(&other_half, "half.toml", Path::new("/")).unwrap_err().to_string().contains("half.toml:25:14: give `client_cert`"));
+
+        let plain = format!("{GOOD}ca_file = \"ca.pem\"\n");
+        let errors = load_str(&plain, "plain.toml", Path::new("/")).unwrap_err().to_string();
+        assert!(errors.contains("plain.toml:24:11: `ca_file` applies to an https URL only"), "{errors}");
+    }
+
+    #[test]
     fn every_problem_is_reported_with_its_place() {
         let bad = GOOD
             .replace("analysis_fps = 2.0", "analysis_fsp = 2.0")

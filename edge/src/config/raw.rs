@@ -141,4 +141,7 @@ pub struct RawSink {
     pub evidence: Option<String>,
     pub evidence_base_url: Option<String>,
     pub evidence_url_ttl_s: Option<f64>,
+    pub ca_file: Option<String>,
+    pub client_cert: Option<String>,
+    pub client_key: Option<String>,
 }

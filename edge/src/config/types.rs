@@ -410,6 +410,12 @@ pub struct HttpSinkConfig {
     pub timeout_s: f64,
     /// How evidence travels: inside the body, or as signed links the platform fetches.
     pub evidence: EvidenceMode,
+    /// PEM bundle of CA certificates trusted for this sink's server, besides the default roots
+    /// (`ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// The certificate this sink shows when the platform asks for one (mutual TLS:
+    /// `client_cert` and `client_key`).
+    pub client_cert: Option<ClientCert>,
 }
 
 /// `[[sink]] evidence`: `inline` (base64 in the body, the default) or `url` (signed, expiring
@@ -418,6 +424,13 @@ pub struct HttpSinkConfig {
 pub enum EvidenceMode {
     Inline,
     Url { base_url: url::Url, ttl_s: f64 },
+}
+
+/// A client certificate chain and its private key, both PEM files.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 /// A secret string. Never printed: `Debug` and `Display` show `***`.

@@ -187,7 +187,7 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
     let mut sink_names = HashSet::new();
     for (index, raw_sink) in raw.sink.into_iter().enumerate() {
         let path = root.key("sink").index(index);
-        if let Some(sink) = validate_sink(raw_sink, index, &path, &mut problems) {
+        if let Some(sink) = validate_sink(raw_sink, index, &path, base_dir, &mut problems) {
             if !sink_names.insert(sink.name().to_string()) {
                 problems.value(path, format!("sink name `{}` is used twice: give each sink its own `name`", sink.name()));
             }
@@ -534,7 +534,7 @@ fn evidence_mode(mode: &Option<String>, base_url: &Option<String>, ttl_s: Option
     }
 }
 
-fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Problems) -> Option<Sink> {
+fn validate_sink(raw: RawSink, index: usize, path: &TreePath, base_dir: &Path, problems: &mut Problems) -> Option<Sink> {
     let kind = problems.required(&raw.kind, path, "kind")?;
     match kind.as_str() {
         "http" => {
@@ -559,7 +559,29 @@ fn validate_sink(raw: RawSink, index: usize, path: &TreePath, problems: &mut Pro
                 problems.value(path.key("name"), format!("sink name `{name}`: use letters, digits, `-`, `_` or `.`"));
             }
             let evidence = evidence_mode(&raw.evidence, &raw.evidence_base_url, raw.evidence_url_ttl_s, path, problems);
-            Some(Sink::Http(HttpSinkConfig { name, url: url?, hmac_secret: Secret::new(secret?), timeout_s, evidence: evidence? }))
+            let ca_file = raw.ca_file.as_deref().map(|file| resolve(base_dir, file));
+            let client_cert = match (raw.client_cert.as_deref(), raw.client_key.as_deref()) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => Some(ClientCert { cert: resolve(base_dir, cert), key: resolve(base_dir, key) }),
+                (Some(_), None) => {
+                    problems.value(path.key("client_cert"), "give `client_key` (the client certificate's private key, PEM) with `client_cert`, or neither");
+                    None
+                }
+                (None, Some(_)) => {
+                    problems.value(path.key("client_key"), "give `client_cert` (the client certificate chain, PEM) with `client_key`, or neither");
+                    None
+                }
+            };
+            if let Some(url) = &url
+                && url.scheme() != "https"
+            {
+                for (key, given) in [("ca_file", raw.ca_file.is_some()), ("client_cert", raw.client_cert.is_some()), ("client_key", raw.client_key.is_some())] {
+                    if given {
+                        problems.value(path.key(key), format!("`{key}` applies to an https URL only; this sink's URL is {}", url.scheme()));
+                    }
+                }
+            }
+            Some(Sink::Http(HttpSinkConfig { name, url: url?, hmac_secret: Secret::new(secret?), timeout_s, evidence: evidence?, ca_file, client_cert }))
         }
         other => {
             problems.value(path.key("kind"), format!("unknown sink kind `{other}`: expected `http`"));

@@ -89,6 +89,8 @@ pub struct EventDetail {
     pub document: serde_json::Value,
     pub evidence: Vec<EvidenceItem>,
     pub deliveries: Vec<DeliveryItem>,
+    /// Every delivery attempt of this event, over all sinks, oldest first (the delivery log).
+    pub attempts: Vec<AttemptItem>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
@@ -116,6 +118,20 @@ pub struct DeliveryItem {
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub delivered_at: Option<String>,
+}
+
+/// One delivery attempt: when, the answer, how long it took.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AttemptItem {
+    pub sink: String,
+    /// When the answer (or the error) came, RFC 3339.
+    pub attempted_at: String,
+    /// The platform's HTTP status; absent when no answer came (network error, timeout).
+    pub status: Option<u16>,
+    pub latency_ms: u64,
+    /// Why the attempt failed, or the platform's answer to a rejected one; absent when it
+    /// was delivered.
+    pub error: Option<String>,
 }
 
 /// Delivery rows of one sink, by state.
@@ -229,6 +245,9 @@ pub fn incident_detail(db: &Path, id: &str) -> Result<Option<IncidentDetail>, Ou
     let mut deliveries = conn
         .prepare("SELECT sink, state, attempts, last_status, last_error, delivered_at FROM deliveries WHERE event_id = ?1 ORDER BY sink")
         .map_err(err)?;
+    let mut attempts = conn
+        .prepare("SELECT sink, attempted_at, status, latency_ms, error FROM delivery_attempts WHERE event_id = ?1 ORDER BY attempt_id")
+        .map_err(err)?;
     for (event_id, seq, event, created_at, document) in rows {
         // Stored by `store` from a serialised document, so it parses; should a row ever not,
         // it is shown as the text it is rather than hiding the event.
@@ -247,7 +266,14 @@ pub fn incident_detail(db: &Path, id: &str) -> Result<Option<IncidentDetail>, Ou
             .map_err(err)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(err)?;
-        detail.events.push(EventDetail { seq, event, created_at, document, evidence, deliveries });
+        let attempts = attempts
+            .query_map([event_id], |row| {
+                Ok(AttemptItem { sink: row.get(0)?, attempted_at: row.get(1)?, status: row.get(2)?, latency_ms: row.get::<_, i64>(3)?.max(0) as u64, error: row.get(4)? })
+            })
+            .map_err(err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
+        detail.events.push(EventDetail { seq, event, created_at, document, evidence, deliveries, attempts });
     }
     Ok(Some(detail))
 }
@@ -425,17 +451,17 @@ mod tests {
         let events: Vec<i64> = (1..=3).map(|seq| event(&conn, "x", seq, at(seq, 0, 0), &sinks)).collect();
         let queue = |sink: &str| DeliveryQueue::open(&db, sink).unwrap();
         // a: delivered, delivered, pending (never tried) → pending
-        queue("a").mark_delivered(events[0], 200).unwrap();
-        queue("a").mark_delivered(events[1], 200).unwrap();
+        queue("a").mark_delivered(events[0], 200, 5).unwrap();
+        queue("a").mark_delivered(events[1], 200, 5).unwrap();
         // b: delivered, retrying after an error, pending → failed
-        queue("b").mark_delivered(events[0], 200).unwrap();
-        queue("b").mark_retry(events[1], 10_000, Some(503), "HTTP 503").unwrap();
+        queue("b").mark_delivered(events[0], 200, 5).unwrap();
+        queue("b").mark_retry(events[1], 10_000, Some(503), "HTTP 503", 5).unwrap();
         // c: rejected, retrying → rejected
-        queue("c").mark_rejected(events[0], 401, "bad signature").unwrap();
-        queue("c").mark_retry(events[1], 10_000, None, "connection refused").unwrap();
+        queue("c").mark_rejected(events[0], 401, "bad signature", 5).unwrap();
+        queue("c").mark_retry(events[1], 10_000, None, "connection refused", 5).unwrap();
         // d: all delivered
         for event_id in &events {
-            queue("d").mark_delivered(*event_id, 200).unwrap();
+            queue("d").mark_delivered(*event_id, 200, 5).unwrap();
         }
         let page = list(&db, IncidentFilter::default());
         let delivery: Vec<(&str, &str)> = page.incidents[0].delivery.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -451,8 +477,8 @@ mod tests {
         evidence(&conn, open, 1, "confirmation", "/ev/x-1-1.jpg", "image/jpeg");
         evidence(&conn, open, 0, "first_sight", "/ev/x-1-0.jpg", "image/jpeg");
         event(&conn, "x", 2, at(5, 0, 0), &["http", "backup"]);
-        DeliveryQueue::open(&db, "http").unwrap().mark_delivered(open, 201).unwrap();
-        DeliveryQueue::open(&db, "backup").unwrap().mark_retry(open, 0, Some(500), "HTTP 500").unwrap();
+        DeliveryQueue::open(&db, "http").unwrap().mark_delivered(open, 201, 5).unwrap();
+        DeliveryQueue::open(&db, "backup").unwrap().mark_retry(open, 0, Some(500), "HTTP 500", 5).unwrap();
 
         let detail = incident_detail(&db, "x").unwrap().unwrap();
         assert_eq!((detail.id.as_str(), detail.camera.as_str(), detail.state.as_str()), ("x", "cam1", "resolved"));
@@ -470,6 +496,10 @@ mod tests {
         assert!(http.delivered_at.is_some());
         assert!(detail.events[1].evidence.is_empty());
         assert_eq!(detail.events[1].deliveries.len(), 2);
+        let attempts: Vec<(&str, Option<u16>, u64, Option<&str>)> = first.attempts.iter().map(|a| (a.sink.as_str(), a.status, a.latency_ms, a.error.as_deref())).collect();
+        assert_eq!(attempts, [("http", Some(201), 5, None), ("backup", Some(500), 5, Some("HTTP 500"))], "one logged attempt each, in order");
+        assert!(DateTime::parse_from_rfc3339(&first.attempts[0].attempted_at).is_ok());
+        assert!(detail.events[1].attempts.is_empty(), "never tried");
 
         let json = serde_json::to_value(&detail).unwrap();
         assert_eq!(json["events"][0]["document"]["schema"], "steward.incident/v1");
@@ -505,11 +535,11 @@ mod tests {
         let other = event(&conn, "y", 1, at(2, 0, 0), &["a"]);
         let a = DeliveryQueue::open(&db, "a").unwrap();
         let b = DeliveryQueue::open(&db, "b").unwrap();
-        a.mark_delivered(first, 200).unwrap();
-        a.mark_rejected(second, 422, "unknown code").unwrap();
-        a.mark_delivered(other, 200).unwrap();
-        b.mark_delivered(first, 200).unwrap();
-        b.mark_retry(second, i64::MAX, Some(503), "HTTP 503").unwrap();
+        a.mark_delivered(first, 200, 5).unwrap();
+        a.mark_rejected(second, 422, "unknown code", 5).unwrap();
+        a.mark_delivered(other, 200, 5).unwrap();
+        b.mark_delivered(first, 200, 5).unwrap();
+        b.mark_retry(second, i64::MAX, Some(503), "HTTP 503", 5).unwrap();
 
         assert_eq!(resend(&db, "x", Some("a")).unwrap(), Some(2));
         let due: Vec<(String, u32, u32)> = a.due(0, 10).unwrap().into_iter().map(|r| (r.incident_id, r.seq, r.attempts)).collect();
@@ -519,6 +549,7 @@ mod tests {
             let a = event.deliveries.iter().find(|d| d.sink == "a").unwrap();
             assert_eq!((a.state.as_str(), a.attempts, a.last_status, a.last_error.as_deref(), a.delivered_at.as_deref()), ("pending", 0, None, None, None));
         }
+        assert_eq!(detail.events[1].attempts.iter().map(|a| (a.sink.as_str(), a.status)).collect::<Vec<_>>(), [("a", Some(422)), ("b", Some(503))], "the log keeps the history");
         // b was left alone by the resend to a.
         let b_second = detail.events[1].deliveries.iter().find(|d| d.sink == "b").unwrap();
         assert_eq!((b_second.attempts, b_second.last_error.as_deref()), (1, Some("HTTP 503")));
@@ -538,9 +569,9 @@ mod tests {
         incident(&conn, "x", "cam1", "illegal_parking", "open", at(0, 0, 0));
         let events: Vec<i64> = (1..=3).map(|seq| event(&conn, "x", seq, at(seq, 0, 0), &["a", "b"])).collect();
         let a = DeliveryQueue::open(&db, "a").unwrap();
-        a.mark_delivered(events[0], 200).unwrap();
-        a.mark_rejected(events[1], 400, "bad").unwrap();
-        a.mark_retry(events[2], 0, None, "timeout").unwrap();
+        a.mark_delivered(events[0], 200, 5).unwrap();
+        a.mark_rejected(events[1], 400, "bad", 5).unwrap();
+        a.mark_retry(events[2], 0, None, "timeout", 5).unwrap();
         let counts = sink_counts(&db).unwrap();
         assert_eq!(counts["a"], SinkCounts { pending: 1, delivered: 1, rejected: 1 });
         assert_eq!(counts["b"], SinkCounts { pending: 3, delivered: 0, rejected: 0 });

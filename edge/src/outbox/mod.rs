@@ -5,19 +5,22 @@
 //! `schema` creates the tables; `store` is the single writer used by the incident stage;
 //! `queue` is one sink's view: what is due, and what became of each attempt; `browse` is the
 //! control plane's: incidents, their events and delivery, and queueing an incident again;
-//! `retention` keeps the storage folder under its quota without touching undelivered data.
+//! `retention` keeps the storage folder under its quota without touching undelivered data;
+//! `export` reads every event with its delivery state, read-only, for `steward incidents export`.
 
 mod browse;
+mod export;
 mod queue;
 mod retention;
 mod schema;
 mod store;
 
 pub use browse::{
-    DEFAULT_LIMIT, DeliveryItem, EventDetail, EvidenceItem, IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MAX_LIMIT, SinkCounts, evidence_file, incident_detail,
+    AttemptItem, DEFAULT_LIMIT, DeliveryItem, EventDetail, EvidenceItem, IncidentDetail, IncidentFilter, IncidentPage, IncidentSummary, MAX_LIMIT, SinkCounts, evidence_file, incident_detail,
     list_incidents, resend, sink_counts,
 };
-pub use queue::{DeliveryQueue, PendingRecord, pending_total};
+pub use export::{ExportError, ExportFilter, ExportedDelivery, ExportedEvent, export_events};
+pub use queue::{ATTEMPTS_KEPT, DeliveryQueue, PendingRecord, pending_total};
 pub use retention::{Enforced, StorageBudget, StorageStatus, enforce};
 pub use store::{Outbox, StoredEvidence};
 

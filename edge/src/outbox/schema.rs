@@ -44,6 +44,16 @@ CREATE TABLE IF NOT EXISTS deliveries (
     PRIMARY KEY (event_id, sink)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (sink, state, next_attempt_ms);
+CREATE TABLE IF NOT EXISTS delivery_attempts (   -- the latest 100 per event and sink (queue::ATTEMPTS_KEPT)
+    attempt_id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_id        INTEGER NOT NULL REFERENCES events(event_id),
+    sink            TEXT NOT NULL,
+    attempted_at    TEXT NOT NULL,        -- RFC 3339, UTC, when the answer (or error) came
+    status          INTEGER,              -- the platform's HTTP status; NULL: no answer
+    latency_ms      INTEGER NOT NULL,
+    error           TEXT                  -- NULL when delivered; else why (or the answer body)
+);
+CREATE INDEX IF NOT EXISTS delivery_attempts_event ON delivery_attempts (event_id, sink);
 "#;
 
 /// Opens `path` for the outbox: WAL (readers never block the writer), full sync (a committed

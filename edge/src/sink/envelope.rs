@@ -1,5 +1,5 @@
 //! The exact bytes a platform receives: the stored document with evidence inlined (base64),
-//! and the headers that identify and sign it.
+//! and the headers that identify and sign it (and how a receiver checks them).
 
 use std::path::PathBuf;
 
@@ -51,11 +51,50 @@ pub fn compose(document: &str, evidence: &[(usize, PathBuf)], incident_id: &str,
     Ok(Envelope { body: serde_json::to_vec(&value)?, idempotency_key: format!("{incident_id}:{seq}") })
 }
 
-/// `sha256=<hex HMAC-SHA256 of body>`, the `X-Steward-Signature` header value.
-pub fn sign(secret: &str, body: &[u8]) -> String {
+/// The header carrying the unix time (seconds) the request was signed at.
+pub const TIMESTAMP_HEADER: &str = "X-Steward-Timestamp";
+/// The header carrying the signature, `sha256=<hex>`.
+pub const SIGNATURE_HEADER: &str = "X-Steward-Signature";
+
+/// `sha256=<hex HMAC-SHA256 of "<timestamp>." + body>`, the `X-Steward-Signature` value for a
+/// request sent at `timestamp` (unix seconds, the `X-Steward-Timestamp` value). Covering the
+/// timestamp lets a receiver refuse a recorded request played again later.
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    format!("sha256={}", hex::encode(signing_mac(secret, timestamp, body).finalize().into_bytes()))
+}
+
+fn signing_mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes keys of any length");
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// Why a receiver refuses a request's signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("missing or malformed X-Steward-Timestamp (expected unix seconds)")]
+    NoTimestamp,
+    #[error("X-Steward-Timestamp is {skew_s} s away from the receiver's clock (at most {max_skew_s} s allowed): a replayed request or a wrong clock")]
+    Stale { skew_s: i64, max_skew_s: u64 },
+    #[error("missing or malformed X-Steward-Signature (expected sha256=<hex>)")]
+    NoSignature,
+    #[error("X-Steward-Signature does not match the timestamp and body: a changed body or a different secret")]
+    Mismatch,
+}
+
+/// Checks a request as a receiver should: the timestamp header within `max_skew_s` of `now`
+/// (unix seconds), then the signature over exactly that timestamp and the raw body, compared
+/// in constant time.
+pub fn verify(secret: &str, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now: i64, max_skew_s: u64) -> Result<(), SignatureError> {
+    let timestamp: i64 = timestamp.and_then(|t| t.trim().parse().ok()).ok_or(SignatureError::NoTimestamp)?;
+    let skew_s = now.saturating_sub(timestamp);
+    if skew_s.unsigned_abs() > max_skew_s {
+        return Err(SignatureError::Stale { skew_s, max_skew_s });
+    }
+    let given = signature.and_then(|s| s.trim().strip_prefix("sha256=")).and_then(|h| hex::decode(h).ok()).ok_or(SignatureError::NoSignature)?;
+    signing_mac(secret, timestamp, body).verify_slice(&given).map_err(|_| SignatureError::Mismatch)
 }
 
 #[cfg(test)]
@@ -63,9 +102,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn signature_matches_rfc4231_test_case_2() {
-        // RFC 4231 §4.3: key "Jefe", data "what do ya want for nothing?"
-        assert_eq!(sign("Jefe", b"what do ya want for nothing?"), "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    fn signature_covers_timestamp_dot_body() {
+        // HMAC-SHA256 of the bytes "1700000000.hello", key "Jefe" (as `openssl dgst -sha256 -hmac Jefe` gives).
+        assert_eq!(sign("Jefe", 1_700_000_000, b"hello"), "sha256=86c50c1641104be705d03ec157106bfe13e510a12e037d6e6eab275dda9f871f");
+    }
+
+    #[test]
+    fn a_receiver_accepts_only_the_signed_timestamp_and_body_within_the_window() {
+        let (secret, at, body) = ("s3cret", 1_700_000_000, br#"{"id":"x","seq":1}"#.as_slice());
+        let signature = sign(secret, at, body);
+        let stamp = at.to_string();
+        let check = |timestamp: &str, signature: &str, body: &[u8], now: i64| verify(secret, Some(timestamp), Some(signature), body, now, 300);
+        assert_eq!(check(&stamp, &signature, body, at + 299), Ok(()));
+        assert_eq!(check(&stamp, &signature, body, at - 300), Ok(()), "a receiver clock slightly behind is fine");
+        assert_eq!(check(&stamp, &signature, br#"{"id":"x","seq":2}"#, at), Err(SignatureError::Mismatch));
+        assert_eq!(check(&(at + 1).to_string(), &signature, body, at), Err(SignatureError::Mismatch), "the timestamp is signed too");
+        assert_eq!(check(&stamp, &signature, body, at + 301), Err(SignatureError::Stale { skew_s: 301, max_skew_s: 300 }));
+        assert_eq!(check(&stamp, &sign("other", at, body), body, at), Err(SignatureError::Mismatch));
+        assert_eq!(check("yesterday", &signature, body, at), Err(SignatureError::NoTimestamp));
+        assert_eq!(check(&stamp, "md5=00", body, at), Err(SignatureError::NoSignature));
+        assert_eq!(verify(secret, None, Some(&signature), body, at, 300), Err(SignatureError::NoTimestamp));
     }
 
     #[test]
