@@ -124,6 +124,21 @@ fn two_thousand_incidents_survive_a_platform_outage_in_order() {
     assert!(attempts >= 2, "records were retried during the outage");
     assert!(per_minute <= 40.0, "backoff, not a hot loop: {attempts} attempts in {:.0} s", outage.as_secs_f64());
 
+    // The backoff is in the delivery log: one record's attempts, 503 then no answer, further
+    // and further apart.
+    let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let mut stmt = conn.prepare("SELECT attempted_at, status, error FROM delivery_attempts WHERE event_id = 1 ORDER BY attempt_id").unwrap();
+    let log: Vec<(String, Option<u16>, Option<String>)> = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?))).unwrap().map(Result::unwrap).collect();
+    println!("the first record's attempts: {log:?}");
+    assert!(log.len() >= 3, "{log:?}");
+    assert_eq!(log[0].1, Some(503), "first answered 503: {log:?}");
+    assert!(log.iter().all(|(_, _, error)| error.is_some()), "every attempt has its error: {log:?}");
+    let times: Vec<chrono::DateTime<chrono::Utc>> = log.iter().map(|(at, _, _)| at.parse().unwrap()).collect();
+    let gaps: Vec<f64> = times.windows(2).map(|w| (w[1] - w[0]).as_seconds_f64()).collect();
+    assert!(gaps.last().unwrap() > gaps.first().unwrap(), "the waits grow: {gaps:?}");
+    drop(stmt);
+    drop(conn);
+
     // The platform recovers: everything arrives.
     let _recovered = receiver(port, &received, &receiver_log, None);
     let recovered_at = Instant::now();

@@ -16,7 +16,7 @@ use super::edits::apply;
 use super::{ApiError, ApiResult, ErrorBody};
 use crate::app::AppState;
 use crate::auth::{RequireAdmin, RequireViewer};
-use steward_edge::config::{ConfigChange, HttpSinkConfig, Sink};
+use steward_edge::config::{ConfigChange, EvidenceMode, HttpSinkConfig, Sink};
 use steward_edge::kind::ViolationKind;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -43,6 +43,12 @@ pub struct SinkView {
     pub client_cert: Option<String>,
     /// The client certificate's private key (the path; the key itself is never read out).
     pub client_key: Option<String>,
+    /// `inline` (pictures in the body) or `url` (signed, expiring links the platform fetches).
+    pub evidence: String,
+    /// Where the platform reaches this box, in `url` mode.
+    pub evidence_base_url: Option<String>,
+    /// How long an evidence link stays valid, in `url` mode.
+    pub evidence_url_ttl_s: Option<f64>,
     pub pending: u64,
     pub delivered: u64,
     pub rejected: u64,
@@ -65,10 +71,17 @@ pub struct SinkInput {
     pub client_cert: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
+    /// `inline` or `url`; kept when left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_base_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence_url_ttl_s: Option<f64>,
 }
 
 /// The sink keys that an empty string removes.
-const REMOVABLE: [&str; 3] = ["ca_file", "client_cert", "client_key"];
+const REMOVABLE: [&str; 4] = ["ca_file", "client_cert", "client_key", "evidence_base_url"];
 
 /// What the platform answered to the test incident.
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,6 +129,10 @@ fn sink_view(sink: &Sink, counts: &BTreeMap<String, steward_edge::outbox::SinkCo
         let _ = url.set_password(None);
     }
     let count = counts.get(&http.name);
+    let (evidence, evidence_base_url, evidence_url_ttl_s) = match &http.evidence {
+        EvidenceMode::Inline => ("inline", None, None),
+        EvidenceMode::Url { base_url, ttl_s } => ("url", Some(base_url.to_string()), Some(*ttl_s)),
+    };
     SinkView {
         name: http.name.clone(),
         kind: "http".into(),
@@ -125,6 +142,9 @@ fn sink_view(sink: &Sink, counts: &BTreeMap<String, steward_edge::outbox::SinkCo
         ca_file: http.ca_file.as_ref().map(|p| p.display().to_string()),
         client_cert: http.client_cert.as_ref().map(|c| c.cert.display().to_string()),
         client_key: http.client_cert.as_ref().map(|c| c.key.display().to_string()),
+        evidence: evidence.into(),
+        evidence_base_url,
+        evidence_url_ttl_s,
         pending: count.map_or(0, |c| c.pending),
         delivered: count.map_or(0, |c| c.delivered),
         rejected: count.map_or(0, |c| c.rejected),
