@@ -137,4 +137,12 @@ pub struct RawSink {
     pub url: Option<String>,
     pub hmac_secret: Option<String>,
     pub timeout_s: Option<f64>,
+    // MQTT sinks
+    pub topic: Option<String>,
+    pub status_topic: Option<String>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub ca_file: Option<String>,
+    pub keep_alive_s: Option<f64>,
 }

@@ -70,7 +70,8 @@ impl DeliveryQueue {
         Ok(records)
     }
 
-    pub fn mark_delivered(&self, event_id: i64, status: u16) -> Result<(), OutboxError> {
+    /// Delivered; `status` is the platform's HTTP status where the transport has one.
+    pub fn mark_delivered(&self, event_id: i64, status: Option<u16>) -> Result<(), OutboxError> {
         self.conn
             .execute(
                 "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?3, last_error = NULL, delivered_at = ?4 WHERE event_id = ?1 AND sink = ?2",

@@ -1,0 +1,227 @@
+//! Issue 6 — the MQTT sink end to end with real processes: `mosquitto` as the broker (stopped
+//! and started again mid-stream on the same port and persistence), a persistent QoS 1
+//! subscriber, and `steward run` on the vtest footage publishing from its outbox.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+const MOSQUITTO: &str = "/usr/sbin/mosquitto";
+const STATUS_TOPIC: &str = "steward/test-crossing/test-crossing/status";
+const INCIDENT_TOPIC: &str = "steward/test-crossing/cam-1/illegal_parking";
+
+/// A real mosquitto on loopback, with persistence in `dir`.
+struct Broker {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Broker {
+    fn start(dir: &Path, port: u16) -> Broker {
+        let data = dir.join("mosquitto-data");
+        std::fs::create_dir_all(&data).unwrap();
+        // mosquitto started as root drops to its own user: let it write its persistence file.
+        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n", data.display())).unwrap();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("mosquitto.log")).unwrap();
+        let child = Command::new(MOSQUITTO).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log).spawn().expect("start mosquitto");
+        wait_until(Duration::from_secs(10), "mosquitto to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Broker { child, port, dir: dir.to_path_buf() }
+    }
+
+    /// Stops it the ordinary way (SIGTERM), so that it saves what it holds, and waits.
+    fn stop(mut self) -> (PathBuf, u16) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap();
+        (self.dir.clone(), self.port)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One message the subscriber got.
+#[derive(Debug, Clone)]
+struct Message {
+    topic: String,
+    payload: Vec<u8>,
+}
+
+/// A subscriber on `steward/#` with a persistent session (QoS 1), reconnecting on its own.
+struct Subscriber {
+    messages: Arc<Mutex<Vec<Message>>>,
+    subscribed: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Subscriber {
+    fn start(port: u16) -> Subscriber {
+        let mut options = MqttOptions::new("test-subscriber", "127.0.0.1", port);
+        options.set_clean_session(false).set_keep_alive(Duration::from_secs(5)).set_max_packet_size(64 << 20, 64 << 20);
+        let (client, mut connection) = Client::new(options, 16);
+        let (messages, subscribed, done) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
+        let (got, acked, stop) = (messages.clone(), subscribed.clone(), done.clone());
+        let thread = std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                match connection.recv_timeout(Duration::from_millis(200)) {
+                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => client.try_subscribe("steward/#", QoS::AtLeastOnce).unwrap(),
+                    Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => acked.store(true, Ordering::Relaxed),
+                    Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => got.lock().unwrap().push(Message { topic: publish.topic.clone(), payload: publish.payload.to_vec() }),
+                    Ok(Ok(_)) | Err(_) => {}
+                    Ok(Err(_)) => std::thread::sleep(Duration::from_millis(200)),
+                }
+            }
+        });
+        let subscriber = Subscriber { messages, subscribed, done, thread: Some(thread) };
+        wait_until(Duration::from_secs(10), "the subscription", || subscriber.subscribed.load(Ordering::Relaxed));
+        subscriber
+    }
+
+    fn all(&self) -> Vec<Message> {
+        self.messages.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        self.thread.take().map(|t| t.join());
+    }
+}
+
+/// The retained message on `topic` as a new subscriber sees it (None if none comes).
+fn retained(port: u16, topic: &str) -> Option<String> {
+    let mut options = MqttOptions::new(format!("test-peek-{}", rand::random::<u32>()), "127.0.0.1", port);
+    options.set_clean_session(true);
+    let (client, mut connection) = Client::new(options, 4);
+    client.subscribe(topic, QoS::AtLeastOnce).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let mut found = None;
+    while std::time::Instant::now() < deadline {
+        match connection.recv_timeout(Duration::from_millis(200)) {
+            Ok(Ok(Event::Incoming(Packet::Publish(publish)))) if publish.retain => {
+                found = Some(String::from_utf8_lossy(&publish.payload).into_owned());
+                break;
+            }
+            Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => {}
+            Ok(Err(_)) => break,
+            _ => {}
+        }
+    }
+    let _ = client.disconnect();
+    found
+}
+
+/// Every event in the outbox: (incident id, seq) → event name.
+fn outbox_events(storage: &Path) -> BTreeMap<(String, u64), String> {
+    let conn = rusqlite::Connection::open_with_flags(storage.join("outbox.sqlite3"), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    conn.busy_timeout(Duration::from_secs(5)).unwrap();
+    let mut stmt = conn.prepare("SELECT incident_id, seq, event FROM events").unwrap();
+    stmt.query_map([], |row| Ok(((row.get::<_, String>(0)?, row.get::<_, u64>(1)?), row.get::<_, String>(2)?))).unwrap().map(Result::unwrap).collect()
+}
+
+#[test]
+fn every_incident_event_reaches_a_persistent_subscriber_across_a_broker_restart() {
+    let dir = scratch("mqtt-delivery");
+    let storage = dir.join("state");
+    let port = free_port();
+    let broker = Broker::start(&dir, port);
+    let subscriber = Subscriber::start(port);
+
+    // Real-time playback, with an update every 10 s while the vehicles stay: events keep coming
+    // while the broker is away.
+    let camera = kerb_camera("cam-1", &format!("file://{}", footage().display()), 20)
+        .replace("analysis_fps = 2.0\n", "analysis_fps = 2.0\npace = \"realtime\"\n")
+        .replace("dwell_s = 20 }", "dwell_s = 20, renotify_s = 10 }");
+    let control_port = free_port();
+    let http = config(&storage, control_port, "http://127.0.0.1:9/unused", &camera);
+    let sink = format!("[[sink]]\nkind = \"mqtt\"\nurl = \"mqtt://127.0.0.1:{port}\"\nkeep_alive_s = 5\n");
+    let text = format!("{}{sink}", &http[..http.find("[[sink]]").unwrap()]);
+    let config_path = dir.join("steward.toml");
+    std::fs::write(&config_path, text).unwrap();
+    let check = Command::new(env!("CARGO_BIN_EXE_steward")).args(["check-config", config_path.to_str().unwrap()]).output().unwrap();
+    assert!(check.status.success(), "check-config: {}", String::from_utf8_lossy(&check.stderr));
+
+    let mut steward = Steward::start(&["run", "--config", config_path.to_str().unwrap()], &dir.join("steward.log"));
+    let delivered = |storage: &Path| outbox_count(storage, "SELECT COUNT(*) FROM deliveries WHERE sink = 'mqtt' AND state = 'delivered'");
+    wait_until(Duration::from_secs(120), "a first incident delivered over MQTT", || delivered(&storage) >= 1);
+    assert_eq!(retained(port, STATUS_TOPIC).as_deref(), Some("online"), "retained `online` once connected");
+
+    // The broker goes away mid-stream: a record must fail and stay pending, then arrive once
+    // the broker (same port, same persistence) is back.
+    let (dir_again, port_again) = broker.stop();
+    wait_until(Duration::from_secs(60), "a delivery attempt to fail while the broker is down", || {
+        outbox_count(&storage, "SELECT COUNT(*) FROM deliveries WHERE sink = 'mqtt' AND state = 'pending' AND attempts > 0") >= 1
+    });
+    let _broker = Broker::start(&dir_again, port_again);
+
+    wait_until(Duration::from_secs(240), "the footage to end", || camera_health(control_port, "cam-1")["state"] == "ended");
+    wait_until(Duration::from_secs(120), "nothing pending for the MQTT sink", || {
+        outbox_count(&storage, "SELECT COUNT(*) FROM deliveries WHERE sink = 'mqtt' AND state <> 'delivered'") == 0
+    });
+    let events = outbox_events(&storage);
+    assert!(events.len() >= 3, "an open and updates at least: {events:?}");
+    assert_eq!(delivered(&storage), events.len() as i64, "every event delivered (PUBACK) for the mqtt sink");
+    wait_until(Duration::from_secs(30), "every event at the subscriber", || {
+        let got: Vec<_> = subscriber.all().iter().filter(|m| m.topic == INCIDENT_TOPIC).map(|m| key(&m.payload)).collect();
+        events.keys().all(|k| got.contains(k))
+    });
+
+    // Each message is one outbox event, whole; a duplicate is the same event, byte for byte;
+    // within an incident, events arrive in order.
+    let messages: Vec<Message> = subscriber.all().into_iter().filter(|m| m.topic != STATUS_TOPIC).collect();
+    let mut first_copy: BTreeMap<(String, u64), Vec<u8>> = BTreeMap::new();
+    let mut arrival: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for message in &messages {
+        assert_eq!(message.topic, INCIDENT_TOPIC);
+        let document: serde_json::Value = serde_json::from_slice(&message.payload).expect("payload is the JSON document");
+        let (id, seq) = key(&message.payload);
+        assert_eq!(events.get(&(id.clone(), seq)).map(String::as_str), document["event"].as_str(), "an outbox event: {id}:{seq}");
+        assert_eq!(document["schema"], "steward.incident/v1");
+        if document["event"] == "open" {
+            let evidence = document["evidence"].as_array().unwrap();
+            assert!(!evidence.is_empty() && evidence.iter().all(|e| e["bytes"].is_string()), "evidence inline, as in the HTTP body");
+        }
+        match first_copy.get(&(id.clone(), seq)) {
+            Some(copy) => assert_eq!(copy, &message.payload, "a duplicate carries the same idempotency key and body"),
+            None => {
+                first_copy.insert((id.clone(), seq), message.payload.clone());
+                arrival.entry(id).or_default().push(seq);
+            }
+        }
+    }
+    for (id, seqs) in &arrival {
+        assert!(seqs.windows(2).all(|w| w[0] < w[1]), "incident {id}: events in order, got {seqs:?}");
+    }
+
+    // The box dies without a word: the broker tells the world with the last will.
+    assert_eq!(retained(port, STATUS_TOPIC).as_deref(), Some("online"));
+    steward.signal("KILL");
+    steward.wait(Duration::from_secs(10));
+    wait_until(Duration::from_secs(30), "the retained last will `offline`", || retained(port, STATUS_TOPIC).as_deref() == Some("offline"));
+    let log = steward.log_text();
+    assert!(log.contains("connected to the MQTT broker") && log.contains("MQTT broker unreachable"), "log:\n{log}");
+}
+
+/// The idempotency key of a published document: (`id`, `seq`).
+fn key(payload: &[u8]) -> (String, u64) {
+    let document: serde_json::Value = serde_json::from_slice(payload).expect("payload is JSON");
+    (document["id"].as_str().expect("id").to_string(), document["seq"].as_u64().expect("seq"))
+}
