@@ -27,13 +27,14 @@ struct Broker {
 }
 
 impl Broker {
-    fn start(dir: &Path, port: u16) -> Broker {
+    /// Starts it; `extra` is more of its config (say, `password_file`).
+    fn start(dir: &Path, port: u16, extra: &str) -> Broker {
         let data = dir.join("mosquitto-data");
         std::fs::create_dir_all(&data).unwrap();
         // mosquitto started as root drops to its own user: let it write its persistence file.
         std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o777)).unwrap();
         let conf = dir.join("mosquitto.conf");
-        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n", data.display())).unwrap();
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n{extra}", data.display())).unwrap();
         let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("mosquitto.log")).unwrap();
         let child = Command::new(MOSQUITTO).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(log).spawn().expect("start mosquitto");
         wait_until(Duration::from_secs(10), "mosquitto to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
@@ -46,6 +47,10 @@ impl Broker {
         assert!(status.success());
         self.child.wait().unwrap();
         (self.dir.clone(), self.port)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("mosquitto.log")).unwrap_or_default()
     }
 }
 
@@ -63,7 +68,7 @@ struct Message {
     payload: Vec<u8>,
 }
 
-/// A subscriber on `steward/#` with a persistent session (QoS 1), reconnecting on its own.
+/// A subscriber on `filter` with a persistent session (QoS 1), reconnecting on its own.
 struct Subscriber {
     messages: Arc<Mutex<Vec<Message>>>,
     subscribed: Arc<AtomicBool>,
@@ -72,16 +77,19 @@ struct Subscriber {
 }
 
 impl Subscriber {
-    fn start(port: u16) -> Subscriber {
+    fn start(port: u16, filter: &str, credentials: Option<(&str, &str)>) -> Subscriber {
         let mut options = MqttOptions::new("test-subscriber", "127.0.0.1", port);
         options.set_clean_session(false).set_keep_alive(Duration::from_secs(5)).set_max_packet_size(64 << 20, 64 << 20);
+        if let Some((user, password)) = credentials {
+            options.set_credentials(user, password);
+        }
         let (client, mut connection) = Client::new(options, 16);
         let (messages, subscribed, done) = (Arc::new(Mutex::new(Vec::new())), Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
-        let (got, acked, stop) = (messages.clone(), subscribed.clone(), done.clone());
+        let (got, acked, stop, filter) = (messages.clone(), subscribed.clone(), done.clone(), filter.to_string());
         let thread = std::thread::spawn(move || {
             while !stop.load(Ordering::Relaxed) {
                 match connection.recv_timeout(Duration::from_millis(200)) {
-                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => client.try_subscribe("steward/#", QoS::AtLeastOnce).unwrap(),
+                    Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => client.try_subscribe(filter.as_str(), QoS::AtLeastOnce).unwrap(),
                     Ok(Ok(Event::Incoming(Packet::SubAck(_)))) => acked.store(true, Ordering::Relaxed),
                     Ok(Ok(Event::Incoming(Packet::Publish(publish)))) => got.lock().unwrap().push(Message { topic: publish.topic.clone(), payload: publish.payload.to_vec() }),
                     Ok(Ok(_)) | Err(_) => {}
@@ -108,8 +116,15 @@ impl Drop for Subscriber {
 
 /// The retained message on `topic` as a new subscriber sees it (None if none comes).
 fn retained(port: u16, topic: &str) -> Option<String> {
+    retained_with(port, topic, None)
+}
+
+fn retained_with(port: u16, topic: &str, credentials: Option<(&str, &str)>) -> Option<String> {
     let mut options = MqttOptions::new(format!("test-peek-{}", rand::random::<u32>()), "127.0.0.1", port);
     options.set_clean_session(true);
+    if let Some((user, password)) = credentials {
+        options.set_credentials(user, password);
+    }
     let (client, mut connection) = Client::new(options, 4);
     client.subscribe(topic, QoS::AtLeastOnce).unwrap();
     let deadline = std::time::Instant::now() + Duration::from_secs(3);
@@ -142,8 +157,8 @@ fn every_incident_event_reaches_a_persistent_subscriber_across_a_broker_restart(
     let dir = scratch("mqtt-delivery");
     let storage = dir.join("state");
     let port = free_port();
-    let broker = Broker::start(&dir, port);
-    let subscriber = Subscriber::start(port);
+    let broker = Broker::start(&dir, port, "");
+    let subscriber = Subscriber::start(port, "steward/#", None);
 
     // Real-time playback, with an update every 10 s while the vehicles stay: events keep coming
     // while the broker is away.
@@ -170,7 +185,7 @@ fn every_incident_event_reaches_a_persistent_subscriber_across_a_broker_restart(
     wait_until(Duration::from_secs(60), "a delivery attempt to fail while the broker is down", || {
         outbox_count(&storage, "SELECT COUNT(*) FROM deliveries WHERE sink = 'mqtt' AND state = 'pending' AND attempts > 0") >= 1
     });
-    let _broker = Broker::start(&dir_again, port_again);
+    let _broker = Broker::start(&dir_again, port_again, "");
 
     wait_until(Duration::from_secs(240), "the footage to end", || camera_health(control_port, "cam-1")["state"] == "ended");
     wait_until(Duration::from_secs(120), "nothing pending for the MQTT sink", || {
@@ -224,4 +239,68 @@ fn every_incident_event_reaches_a_persistent_subscriber_across_a_broker_restart(
 fn key(payload: &[u8]) -> (String, u64) {
     let document: serde_json::Value = serde_json::from_slice(payload).expect("payload is JSON");
     (document["id"].as_str().expect("id").to_string(), document["seq"].as_u64().expect("seq"))
+}
+
+#[test]
+fn the_api_shows_and_edits_an_mqtt_sink_and_never_its_password() {
+    let dir = scratch("mqtt-api");
+    let passwords = dir.join("passwords");
+    let made = Command::new("mosquitto_passwd").args(["-b", "-c", passwords.to_str().unwrap(), "box", "s3cret-box"]).status().unwrap();
+    assert!(made.success());
+    let made = Command::new("mosquitto_passwd").args(["-b", passwords.to_str().unwrap(), "watcher", "s3cret-watcher"]).status().unwrap();
+    assert!(made.success());
+    std::fs::set_permissions(&passwords, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let port = free_port();
+    let broker = Broker::start(&dir, port, &format!("allow_anonymous false\npassword_file {}\n", passwords.display()));
+    let subscriber = Subscriber::start(port, "#", Some(("watcher", "s3cret-watcher")));
+
+    let control_port = free_port();
+    let http = config(&dir.join("state"), control_port, "http://127.0.0.1:9/unused", "");
+    let sink = format!("[[sink]]\nkind = \"mqtt\"\nurl = \"mqtt://127.0.0.1:{port}\"\nusername = \"box\"\npassword = \"s3cret-box\"\n");
+    let config_path = dir.join("steward.toml");
+    std::fs::write(&config_path, format!("{}{sink}", &http[..http.find("[[sink]]").unwrap()])).unwrap();
+    let steward = Steward::start(&["run", "--config", config_path.to_str().unwrap()], &dir.join("steward.log"));
+    wait_until(Duration::from_secs(60), "the control plane", || std::net::TcpStream::connect(("127.0.0.1", control_port)).is_ok());
+    wait_until(Duration::from_secs(30), "steward's retained `online`", || retained_as(port, STATUS_TOPIC, ("watcher", "s3cret-watcher")).as_deref() == Some("online"));
+
+    let mut admin = ApiClient::admin(control_port);
+    let listed = admin.get("/api/v1/sinks");
+    assert_eq!(listed.status, 200, "{listed:?}");
+    let view = &listed.json()[0];
+    assert_eq!((view["name"].as_str(), view["kind"].as_str(), view["url"].as_str()), (Some("mqtt"), Some("mqtt"), Some(format!("mqtt://127.0.0.1:{port}").as_str())));
+    assert_eq!((view["username"].as_str(), view["has_password"].as_bool(), view["client_id"].as_str()), (Some("box"), Some(true), Some("steward-test-crossing")));
+    assert_eq!((view["topic"].as_str(), view["status_topic"].as_str()), (Some("steward/{site}/{camera}/{kind}"), Some("steward/{site}/{device}/status")));
+    assert!(!listed.body.contains("s3cret") && view.get("password").is_none(), "{}", listed.body);
+
+    // The test incident reaches a subscriber through the authenticating broker.
+    let tested = admin.send("POST", "/api/v1/sinks/mqtt/test", None);
+    assert_eq!((tested.status, tested.json()["body"].as_str()), (200, Some("PUBACK")), "{tested:?}");
+    wait_until(Duration::from_secs(10), "the test incident", || subscriber.all().iter().any(|m| m.topic == "steward/test-crossing/test/illegal_parking"));
+
+    // A masked password keeps the stored one: the changed sink still gets in.
+    let changed = admin.send("PUT", "/api/v1/sinks/mqtt", Some(&serde_json::json!({"kind": "mqtt", "url": format!("mqtt://127.0.0.1:{port}"), "password": "***", "topic": "city/{site}/{event}"})));
+    assert_eq!(changed.status, 200, "{changed:?}");
+    assert!(!changed.body.contains("s3cret") && changed.json()["topic"] == "city/{site}/{event}", "{}", changed.body);
+    assert!(std::fs::read_to_string(&config_path).unwrap().contains("password = \"s3cret-box\""));
+    let tested = admin.send("POST", "/api/v1/sinks/mqtt/test", None);
+    assert_eq!(tested.json()["body"].as_str(), Some("PUBACK"), "{tested:?}");
+    wait_until(Duration::from_secs(10), "the test incident on the new topic", || subscriber.all().iter().any(|m| m.topic == "city/test-crossing/open"));
+
+    // An unknown placeholder is refused at its field; a wrong password is refused by the broker.
+    let refused = admin.send("PUT", "/api/v1/sinks/mqtt", Some(&serde_json::json!({"url": format!("mqtt://127.0.0.1:{port}"), "topic": "city/{camra}"})));
+    assert_eq!(refused.status, 422, "{refused:?}");
+    assert!(refused.body.contains("topic") && refused.body.contains("unknown placeholder `{camra}`"), "{}", refused.body);
+    let wrong = admin.send("PUT", "/api/v1/sinks/mqtt", Some(&serde_json::json!({"url": format!("mqtt://127.0.0.1:{port}"), "password": "wrong-pw"})));
+    assert_eq!(wrong.status, 200, "{wrong:?}");
+    let tested = admin.send("POST", "/api/v1/sinks/mqtt/test", None);
+    assert!(tested.status == 200 && tested.json()["status"] == 0 && tested.json()["body"] != "PUBACK", "{tested:?}");
+
+    let log = steward.log_text();
+    assert!(!log.contains("s3cret-box") && !log.contains("wrong-pw"), "no password in the log:\n{log}");
+    assert!(broker.log().contains("as steward-test-crossing"), "{}", broker.log());
+}
+
+/// [`retained`] for a broker that wants a user name and password.
+fn retained_as(port: u16, topic: &str, (user, password): (&str, &str)) -> Option<String> {
+    retained_with(port, topic, Some((user, password)))
 }
