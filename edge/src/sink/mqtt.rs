@@ -26,6 +26,8 @@ use crate::telemetry::Telemetry;
 
 /// The longest wait for a CONNACK, or for the PUBACK of one publish.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest a stopping sink spends saying `offline` and disconnecting.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reconnect backoff: doubles from the first to the last.
 const RECONNECT_FIRST: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(30);
@@ -345,8 +347,9 @@ impl Transport for MqttTransport {
 
     async fn close(&mut self) {
         if let Link::Up(connection) = &mut self.link {
-            connection.close(Some(&self.config.status)).await;
-            tracing::info!(sink = %self.sink, status_topic = %self.config.status, "disconnected from the MQTT broker");
+            // A broker that stopped answering must not hold up a reload or shutdown.
+            let said = tokio::time::timeout(CLOSE_TIMEOUT, connection.close(Some(&self.config.status))).await;
+            tracing::info!(sink = %self.sink, status_topic = %self.config.status, in_time = said.is_ok(), "disconnected from the MQTT broker");
         }
     }
 }
