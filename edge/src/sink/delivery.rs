@@ -43,6 +43,9 @@ pub trait Transport: Send {
     }
 }
 
+/// A change to the queue, run off the async threads.
+type QueueUpdate = Box<dyn FnOnce(&DeliveryQueue) -> Result<(), OutboxError> + Send>;
+
 const BATCH: usize = 16;
 const IDLE_POLL: Duration = Duration::from_secs(1);
 
@@ -68,7 +71,7 @@ pub async fn run_delivery<T: Transport>(sink: String, mut transport: T, database
             }
         }
     };
-    let with_queue = |f: Box<dyn FnOnce(&DeliveryQueue) -> Result<(), OutboxError> + Send>| {
+    let with_queue = |f: QueueUpdate| {
         let queue = queue.clone();
         blocking(move || f(&queue.lock().expect("queue lock")))
     };
