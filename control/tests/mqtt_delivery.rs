@@ -127,7 +127,7 @@ fn retained_with(port: u16, topic: &str, credentials: Option<(&str, &str)>) -> O
     }
     let (client, mut connection) = Client::new(options, 4);
     client.subscribe(topic, QoS::AtLeastOnce).unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     let mut found = None;
     while std::time::Instant::now() < deadline {
         match connection.recv_timeout(Duration::from_millis(200)) {
@@ -303,4 +303,40 @@ fn the_api_shows_and_edits_an_mqtt_sink_and_never_its_password() {
 /// [`retained`] for a broker that wants a user name and password.
 fn retained_as(port: u16, topic: &str, (user, password): (&str, &str)) -> Option<String> {
     retained_with(port, topic, Some((user, password)))
+}
+
+#[test]
+fn mqtts_trusts_the_ca_file_and_refuses_a_broker_it_does_not_name() {
+    let dir = scratch("mqtts");
+    let server = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let other = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (certificate, key, stranger) = (dir.join("broker.crt"), dir.join("broker.key"), dir.join("other-ca.crt"));
+    std::fs::write(&certificate, server.cert.pem()).unwrap();
+    std::fs::write(&key, server.key_pair.serialize_pem()).unwrap();
+    std::fs::write(&stranger, other.cert.pem()).unwrap();
+    for file in [&certificate, &key, &stranger] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    // One broker, two listeners: TLS for Steward, plain for the test's own eyes.
+    let (plain, tls) = (free_port(), free_port());
+    let listener = format!("listener {tls} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n", certificate.display(), certificate.display(), key.display());
+    let _broker = Broker::start(&dir, plain, &listener);
+    wait_until(Duration::from_secs(10), "the TLS listener", || std::net::TcpStream::connect(("127.0.0.1", tls)).is_ok());
+
+    let run = |name: &str, ca_file: &Path| {
+        let control_port = free_port();
+        let http = config(&dir.join(name), control_port, "http://127.0.0.1:9/unused", "");
+        let sink = format!("[[sink]]\nkind = \"mqtt\"\nurl = \"mqtts://127.0.0.1:{tls}\"\nca_file = \"{}\"\nclient_id = \"{name}\"\nstatus_topic = \"tls-test/{name}/status\"\n", ca_file.display());
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, format!("{}{sink}", &http[..http.find("[[sink]]").unwrap()])).unwrap();
+        Steward::start(&["run", "--config", path.to_str().unwrap()], &dir.join(format!("{name}.log")))
+    };
+    let trusted = run("trusted", &certificate);
+    let untrusted = run("untrusted", &stranger);
+    wait_until(Duration::from_secs(60), "`online` over TLS", || retained(plain, "tls-test/trusted/status").as_deref() == Some("online"));
+    wait_until(Duration::from_secs(60), "the untrusted broker refused", || untrusted.log_text().contains("MQTT broker unreachable"));
+    let log = untrusted.log_text();
+    assert!(log.contains("certificate"), "a certificate error:\n{log}");
+    assert_eq!(retained(plain, "tls-test/untrusted/status"), None, "no connection to a broker the CA file does not vouch for");
+    assert!(trusted.log_text().contains("connected to the MQTT broker"));
 }
