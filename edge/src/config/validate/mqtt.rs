@@ -23,7 +23,7 @@ pub const DEFAULT_TOPIC: &str = "steward/{site}/{camera}/{kind}";
 pub const DEFAULT_STATUS_TOPIC: &str = "steward/{site}/{device}/status";
 const MQTT_KEYS: [&str; 7] = ["topic", "status_topic", "client_id", "username", "password", "ca_file", "keep_alive_s"];
 
-/// The keys only an MQTT sink has, each `Some` when written.
+/// Which of the keys only an MQTT sink has are written (in `MQTT_KEYS` order).
 fn mqtt_keys(raw: &RawSink) -> [bool; 7] {
     [
         raw.topic.is_some(),
