@@ -286,6 +286,14 @@ fn the_api_shows_and_edits_an_mqtt_sink_and_never_its_password() {
     assert_eq!(tested.json()["body"].as_str(), Some("PUBACK"), "{tested:?}");
     wait_until(Duration::from_secs(10), "the test incident on the new topic", || subscriber.all().iter().any(|m| m.topic == "city/test-crossing/open"));
 
+    // Hot reload of this sink alone: the old session says `offline` on its way out, the new one
+    // `online` on its own status topic.
+    let moved = admin.send("PUT", "/api/v1/sinks/mqtt", Some(&serde_json::json!({"url": format!("mqtt://127.0.0.1:{port}"), "status_topic": "steward/{device}/state"})));
+    assert_eq!(moved.status, 200, "{moved:?}");
+    let watcher = ("watcher", "s3cret-watcher");
+    wait_until(Duration::from_secs(30), "`online` on the new status topic", || retained_as(port, "steward/test-crossing/state", watcher).as_deref() == Some("online"));
+    wait_until(Duration::from_secs(30), "`offline` on the old one", || retained_as(port, STATUS_TOPIC, watcher).as_deref() == Some("offline"));
+
     // An unknown placeholder is refused at its field; a wrong password is refused by the broker.
     let refused = admin.send("PUT", "/api/v1/sinks/mqtt", Some(&serde_json::json!({"url": format!("mqtt://127.0.0.1:{port}"), "topic": "city/{camra}"})));
     assert_eq!(refused.status, 422, "{refused:?}");
