@@ -14,7 +14,7 @@ APT_PACKAGES := pkg-config libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev 
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad \
 	gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools \
 	libgstrtspserver-1.0-dev gstreamer1.0-rtsp python3-pip python3-venv unzip \
-	chromium chromium-driver
+	chromium chromium-driver mosquitto
 
 all: build
 

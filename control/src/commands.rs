@@ -24,10 +24,11 @@ const EXIT_UNDELIVERED: u8 = 3;
 pub fn check_config(file: &Path) -> u8 {
     match load_file(file) {
         Ok(config) => {
-            // The sinks' TLS files are read as the sinks will read them.
+            // The HTTP sinks' TLS files are read as the sinks will read them (an MQTT sink's
+            // `ca_file` is read by validation already).
             let mut unusable = 0;
             for sink in &config.sinks {
-                let Sink::Http(http) = sink;
+                let Sink::Http(http) = sink else { continue };
                 if let Err(error) = steward_edge::sink::http_client(http) {
                     eprintln!("{}: sink `{}`: {error}", file.display(), http.name);
                     unusable += 1;

@@ -65,7 +65,9 @@ function updateSinkRow(row, s) {
   const cells = row.cells;
   cells[1].textContent = s.url || '';
   cells[2].textContent = s.timeout_s === undefined ? '—' : String(s.timeout_s);
-  setCell(cells[3], badge(t(s.has_secret ? 'secret_set' : 'secret_not_set'), s.has_secret ? 'ok' : 'warn'));
+  // An MQTT sink's secret is its broker password (none is fine: an anonymous broker).
+  const secretSet = s.kind === 'mqtt' ? s.has_password : s.has_secret;
+  setCell(cells[3], badge(t(secretSet ? 'secret_set' : 'secret_not_set'), secretSet || s.kind === 'mqtt' ? 'ok' : 'warn'));
   cells[4].textContent = String(s.pending ?? '—');
   cells[5].textContent = String(s.delivered ?? '—');
   cells[6].textContent = String(s.rejected ?? '—');
@@ -75,24 +77,27 @@ function openSinkForm(holder, sink, reload) {
   clear(holder);
   const editing = !!sink;
   const s = sink || {};
+  // An MQTT sink (made in the config file or through the API) is edited here for its broker
+  // address and password; its other keys keep their values.
+  const mqtt = s.kind === 'mqtt';
   const name = h('input', { id: 'sink-name', value: s.name || '', readOnly: editing, autocomplete: 'off' });
   const url = h('input', { id: 'sink-url', value: s.url || '', class: 'wide', placeholder: 'https://platform.example/api/incidents' });
   const secret = h('input', { id: 'sink-secret', type: 'password', value: '', autocomplete: 'new-password',
-    placeholder: editing && s.has_secret ? t('secret_keep') : t('secret_required') });
+    placeholder: editing && (mqtt ? s.has_password : s.has_secret) ? t('secret_keep') : (mqtt ? '' : t('secret_required')) });
   const timeout = h('input', { id: 'sink-timeout', type: 'number', step: 'any', min: '0', value: s.timeout_s ?? 10 });
   // TLS files: paths on the box (the key's contents are never shown or sent).
   const tls = ['ca_file', 'client_cert', 'client_key'].map((key) => [key,
     h('input', { id: 'sink-' + key.replace('_', '-'), class: 'wide', value: s[key] || '', autocomplete: 'off', placeholder: t('pem_path_hint') })]);
   const form = h('form', { id: 'sink-form', class: 'card', attrs: { novalidate: '' } },
     h('h2', { text: t(editing ? 'sink_edit' : 'sink_add') }),
-    h('div', { class: 'grid' }, field('sink_name', name), field('sink_timeout', timeout),
-      field('sink_url', url, 'span2'), field('sink_secret', secret),
-      ...tls.map(([key, input]) => field('sink_' + key, input, 'span2'))),
+    h('div', { class: 'grid' }, field('sink_name', name), mqtt ? null : field('sink_timeout', timeout),
+      field('sink_url', url, 'span2'), field(mqtt ? 'sink_password' : 'sink_secret', secret),
+      ...(mqtt ? [] : tls.map(([key, input]) => field('sink_' + key, input, 'span2')))),
     formError(),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', id: 'sink-save', class: 'primary', text: t('save') }),
       button('cancel', () => clear(holder), { id: 'sink-cancel' })));
-  const ids = { name: 'sink-name', url: 'sink-url', hmac_secret: 'sink-secret', timeout_s: 'sink-timeout',
+  const ids = { name: 'sink-name', url: 'sink-url', hmac_secret: 'sink-secret', password: 'sink-secret', timeout_s: 'sink-timeout',
     ca_file: 'sink-ca-file', client_cert: 'sink-client-cert', client_key: 'sink-client-key' };
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
@@ -101,11 +106,16 @@ function openSinkForm(holder, sink, reload) {
     if (!url.value.trim()) { fieldError('sink-url', t('required'), form); return; }
     if (!editing && !secret.value) { fieldError('sink-secret', t('required'), form); return; }
     const body = { url: url.value.trim() };
-    if (secret.value) body.hmac_secret = secret.value;
-    if (timeout.value !== '') body.timeout_s = Number(timeout.value);
-    // Only what changed: an empty value removes the file, an untouched one keeps it as written.
-    for (const [key, input] of tls) {
-      if (input.value.trim() !== (s[key] || '')) body[key] = input.value.trim();
+    if (mqtt) {
+      body.kind = 'mqtt';
+      if (secret.value) body.password = secret.value;
+    } else {
+      if (secret.value) body.hmac_secret = secret.value;
+      if (timeout.value !== '') body.timeout_s = Number(timeout.value);
+      // Only what changed: an empty value removes the file, an untouched one keeps it as written.
+      for (const [key, input] of tls) {
+        if (input.value.trim() !== (s[key] || '')) body[key] = input.value.trim();
+      }
     }
     try {
       await api('PUT', '/api/v1/sinks/' + encodeURIComponent(name.value.trim()), body);

@@ -132,7 +132,7 @@ fn delivered_body(mut document: IncidentDocument, size: usize, tag: &str) -> Val
     let file = dir.join("1-confirmation.jpg");
     std::fs::write(&file, &jpeg).unwrap();
     let stored = serde_json::to_string(&document).unwrap();
-    let envelope = compose(&stored, &[(0, file)], &document.id, document.seq).unwrap();
+    let envelope = compose(&stored, &[(0, file)], &document.id, document.seq, None).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(envelope.idempotency_key, format!("{}:1", document.id));
     let body: Value = serde_json::from_slice(&envelope.body).unwrap();

@@ -30,48 +30,89 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SinkView {
     pub name: String,
-    /// `http`.
+    /// `http` or `mqtt`.
     pub kind: String,
-    /// The endpoint, any user and password shown as `***`.
+    /// The endpoint (HTTP) or broker (MQTT), any user and password shown as `***`.
     pub url: String,
-    pub timeout_s: f64,
-    /// Whether a signing secret is set (the secret itself is never returned).
-    pub has_secret: bool,
-    /// PEM bundle of CA certificates trusted besides the default roots (the path).
+    /// HTTP: per-request timeout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_s: Option<f64>,
+    /// HTTP: whether a signing secret is set (the secret itself is never returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_secret: Option<bool>,
+    /// MQTT: the topic template incidents are published on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    /// MQTT: the status topic template (`online` / `offline`, retained).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// MQTT: whether a password is set (the password itself is never returned).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_password: Option<bool>,
+    /// The CA certificates trusted (HTTP: besides the default roots; MQTT: for `mqtts://`), the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
-    /// The client certificate shown for mutual TLS (the path).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_s: Option<u64>,
+    /// HTTP: the client certificate shown for mutual TLS (the path).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<String>,
-    /// The client certificate's private key (the path; the key itself is never read out).
+    /// HTTP: the client certificate's private key (the path; the key itself is never read out).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
-    /// `inline` (pictures in the body) or `url` (signed, expiring links the platform fetches).
-    pub evidence: String,
-    /// Where the platform reaches this box, in `url` mode.
+    /// HTTP: `inline` (pictures in the body) or `url` (signed, expiring links the platform fetches).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
+    /// HTTP, `url` mode: where the platform reaches this box.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_base_url: Option<String>,
-    /// How long an evidence link stays valid, in `url` mode.
+    /// HTTP, `url` mode: how long an evidence link stays valid.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence_url_ttl_s: Option<f64>,
     pub pending: u64,
     pub delivered: u64,
     pub rejected: u64,
 }
 
-/// A sink to create or change. `hmac_secret` is required when creating; left out (or empty) it
-/// keeps the stored one. The TLS files (`ca_file`, `client_cert` + `client_key`: PEM paths on
-/// the box, relative to the config file) are kept when left out and removed when empty.
+/// A sink to create or change; keys left out keep their stored values. `kind` is `http` (the
+/// default) or `mqtt`. `hmac_secret` (HTTP) is required when creating; `hmac_secret` and
+/// `password` (MQTT) are write-only: left out, empty or `***` they keep the stored one. An
+/// empty `username` removes the MQTT user name and password. The TLS files (`ca_file`,
+/// `client_cert` + `client_key`: PEM paths on the box, relative to the config file) and
+/// `evidence_base_url` are removed when empty.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SinkInput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     pub url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hmac_secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_s: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_topic: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keep_alive_s: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_cert: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_key: Option<String>,
-    /// `inline` or `url`; kept when left out.
+    /// HTTP: `inline` or `url`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -86,7 +127,8 @@ const REMOVABLE: [&str; 4] = ["ca_file", "client_cert", "client_key", "evidence_
 /// What the platform answered to the test incident.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TestDelivery {
-    /// HTTP status, or 0 when no answer came (then `body` says why).
+    /// HTTP status, or 0 when no HTTP answer came: then `body` says why, or is `PUBACK` when an
+    /// MQTT broker acknowledged the publish.
     pub status: u16,
     pub latency_ms: u64,
     pub body: String,
@@ -122,33 +164,60 @@ pub struct CodeSet {
 }
 
 fn sink_view(sink: &Sink, counts: &BTreeMap<String, steward_edge::outbox::SinkCounts>) -> SinkView {
-    let Sink::Http(http) = sink;
-    let mut url = http.url.clone();
-    if !url.username().is_empty() || url.password().is_some() {
-        let _ = url.set_username("***");
-        let _ = url.set_password(None);
-    }
-    let count = counts.get(&http.name);
-    let (evidence, evidence_base_url, evidence_url_ttl_s) = match &http.evidence {
-        EvidenceMode::Inline => ("inline", None, None),
-        EvidenceMode::Url { base_url, ttl_s } => ("url", Some(base_url.to_string()), Some(*ttl_s)),
-    };
-    SinkView {
-        name: http.name.clone(),
-        kind: "http".into(),
-        url: url.to_string(),
-        timeout_s: http.timeout_s,
-        has_secret: !http.hmac_secret.expose().is_empty(),
-        ca_file: http.ca_file.as_ref().map(|p| p.display().to_string()),
-        client_cert: http.client_cert.as_ref().map(|c| c.cert.display().to_string()),
-        client_key: http.client_cert.as_ref().map(|c| c.key.display().to_string()),
-        evidence: evidence.into(),
-        evidence_base_url,
-        evidence_url_ttl_s,
+    let count = counts.get(sink.name());
+    let mut view = SinkView {
+        name: sink.name().to_string(),
+        kind: sink.kind().into(),
+        url: String::new(),
+        timeout_s: None,
+        has_secret: None,
+        topic: None,
+        status_topic: None,
+        client_id: None,
+        username: None,
+        has_password: None,
+        ca_file: None,
+        keep_alive_s: None,
+        client_cert: None,
+        client_key: None,
+        evidence: None,
+        evidence_base_url: None,
+        evidence_url_ttl_s: None,
         pending: count.map_or(0, |c| c.pending),
         delivered: count.map_or(0, |c| c.delivered),
         rejected: count.map_or(0, |c| c.rejected),
+    };
+    match sink {
+        Sink::Http(http) => {
+            let mut url = http.url.clone();
+            if !url.username().is_empty() || url.password().is_some() {
+                let _ = url.set_username("***");
+                let _ = url.set_password(None);
+            }
+            view.url = url.to_string();
+            view.timeout_s = Some(http.timeout_s);
+            view.has_secret = Some(!http.hmac_secret.expose().is_empty());
+            view.ca_file = http.ca_file.as_ref().map(|p| p.display().to_string());
+            view.client_cert = http.client_cert.as_ref().map(|c| c.cert.display().to_string());
+            view.client_key = http.client_cert.as_ref().map(|c| c.key.display().to_string());
+            let (evidence, base_url, ttl_s) = match &http.evidence {
+                EvidenceMode::Inline => ("inline", None, None),
+                EvidenceMode::Url { base_url, ttl_s } => ("url", Some(base_url.to_string()), Some(*ttl_s)),
+            };
+            (view.evidence, view.evidence_base_url, view.evidence_url_ttl_s) = (Some(evidence.into()), base_url, ttl_s);
+        }
+        Sink::Mqtt(mqtt) => {
+            view.url = mqtt.url.to_string();
+            view.topic = Some(mqtt.topic.to_string());
+            view.status_topic = Some(mqtt.status_topic.to_string());
+            view.client_id = Some(mqtt.client_id.clone());
+            view.username = mqtt.username.clone();
+            view.has_password = Some(mqtt.password.is_some());
+            view.ca_file = mqtt.ca_file.as_ref().map(|f| f.display().to_string());
+            view.keep_alive_s = Some(mqtt.keep_alive_s);
+        }
     }
+    view
 }
 
 /// Every sink with its delivery counts.
@@ -159,7 +228,7 @@ async fn list_sinks(_: RequireViewer, State(state): State<AppState>) -> ApiResul
     Ok(Json(state.config.current().sinks.iter().map(|s| sink_view(s, &counts)).collect()))
 }
 
-/// Creates or changes an HTTP sink; delivery restarts with the new settings.
+/// Creates or changes an HTTP or MQTT sink; delivery restarts with the new settings.
 #[utoipa::path(put, path = "/sinks/{name}", tag = "sinks", params(("name" = String, Path)), request_body = SinkInput,
     responses((status = 200, body = SinkView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn put_sink(RequireAdmin(user): RequireAdmin, State(state): State<AppState>, Path(name): Path<String>, Json(input): Json<SinkInput>) -> ApiResult<Json<SinkView>> {
@@ -187,18 +256,22 @@ async fn remove_sink(RequireAdmin(user): RequireAdmin, State(state): State<AppSt
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Sends a test incident to the sink now (outside the outbox; header `X-Steward-Test: 1`, zone
-/// `test`, title starting `[TEST]`) and returns the platform's answer.
+/// Sends a test incident to the sink now (outside the outbox; zone `test`, title starting
+/// `[TEST]`; HTTP with header `X-Steward-Test: 1`, MQTT as client `<client_id>-test`) and
+/// returns the platform's answer.
 #[utoipa::path(post, path = "/sinks/{name}/test", tag = "sinks", params(("name" = String, Path)),
     responses((status = 200, body = TestDelivery), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn test_sink(RequireAdmin(user): RequireAdmin, State(state): State<AppState>, Path(name): Path<String>) -> ApiResult<Json<TestDelivery>> {
     let config = state.config.current();
-    let Some(Sink::Http(http)) = config.sinks.iter().find(|s| s.name() == name).cloned() else {
+    let Some(sink) = config.sinks.iter().find(|s| s.name() == name).cloned() else {
         return Err(ApiError::not_found(format!("no sink `{name}`")));
     };
     let document = test_document(&state, &config);
     let started = Instant::now();
-    let answer = send(&http, &document).await;
+    let answer = match &sink {
+        Sink::Http(http) => send(http, &document).await,
+        Sink::Mqtt(mqtt) => steward_edge::sink::publish_test(mqtt, &document).await.map(|()| (0, "PUBACK".to_string())),
+    };
     let latency_ms = started.elapsed().as_millis() as u64;
     tracing::info!(user = %user.name, sink = %name, latency_ms, "test incident sent");
     Ok(Json(match answer {

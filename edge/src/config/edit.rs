@@ -102,9 +102,7 @@ pub fn apply_change(doc: &mut DocumentMut, change: ConfigChange, file: &str) -> 
             if fields.get("name").is_some_and(|given| given.as_str() != Some(&name)) {
                 return Err(place.refuse(&format!("{scope}.name"), "a sink's name cannot change: it keys the sink's delivery cursor"));
             }
-            if matches!(fields.get("hmac_secret"), Some(Json::Null)) || fields.get("hmac_secret").and_then(Json::as_str) == Some("") {
-                fields.remove("hmac_secret");
-            }
+            keep_stored_secrets(&mut fields);
             match index {
                 Some(index) => {
                     let sink = tables_or_new(root, "sink")?.get_mut(index).expect("found above");
@@ -113,10 +111,10 @@ pub fn apply_change(doc: &mut DocumentMut, change: ConfigChange, file: &str) -> 
                     }
                 }
                 None => {
-                    if !fields.contains_key("hmac_secret") {
+                    let http = fields.entry("kind").or_insert_with(|| Json::from("http")).as_str() == Some("http");
+                    if http && !fields.contains_key("hmac_secret") {
                         return Err(place.refuse(&format!("{scope}.hmac_secret"), "a new sink needs an `hmac_secret`"));
                     }
-                    fields.entry("kind").or_insert_with(|| Json::from("http"));
                     fields.insert("name".to_string(), Json::from(name));
                     let sink = new_table(&fields, &scope, &place)?;
                     tables_or_new(root, "sink")?.push(sink);
@@ -193,14 +191,32 @@ fn camera_mut(root: &mut Table, index: usize) -> Result<&mut Table, EditError> {
 }
 
 /// Where the sink called `name` is; a sink without `name` is called as validation calls it
-/// (`http`, then `http-1`, …).
+/// (`http`, then `http-1`, …; the first MQTT sink `mqtt`, later ones `mqtt-<index>`).
 fn sink_index(root: &Table, name: &str) -> Result<Option<usize>, EditError> {
-    let called = |index: usize, table: &Table| match table.get("name").and_then(Item::as_str) {
-        Some(name) => name.to_string(),
-        None if index == 0 => "http".to_string(),
-        None => format!("http-{index}"),
+    let Some(sinks) = tables(root, "sink")? else { return Ok(None) };
+    let kinds: Vec<Option<&str>> = sinks.iter().map(|sink| sink.get("kind").and_then(Item::as_str)).collect();
+    let called = |index: usize, table: &Table| match (table.get("name").and_then(Item::as_str), kinds[index]) {
+        (Some(name), _) => name.to_string(),
+        (None, Some("mqtt")) => super::validate::default_mqtt_name(index, !kinds[..index].contains(&Some("mqtt"))),
+        (None, _) if index == 0 => "http".to_string(),
+        (None, _) => format!("http-{index}"),
     };
-    Ok(tables(root, "sink")?.and_then(|sinks| sinks.iter().enumerate().position(|(index, sink)| called(index, sink) == name)))
+    Ok(sinks.iter().enumerate().position(|(index, sink)| called(index, sink) == name))
+}
+
+/// Write-only secrets (`hmac_secret`, MQTT `password`) left empty, null or shown masked (`***`)
+/// keep the stored ones: they are dropped from the change. An empty MQTT `username` removes the
+/// user name and the password.
+fn keep_stored_secrets(fields: &mut Map<String, Json>) {
+    for key in ["hmac_secret", "password"] {
+        if fields.get(key).is_some_and(|value| value.is_null() || matches!(value.as_str(), Some("" | "***"))) {
+            fields.remove(key);
+        }
+    }
+    if fields.get("username").and_then(Json::as_str) == Some("") {
+        fields.insert("username".into(), Json::Null);
+        fields.insert("password".into(), Json::Null);
+    }
 }
 
 /// A new table holding `fields`, leading keys first.
@@ -509,6 +525,32 @@ mod tests {
         let unnamed = "[site]\nname = \"s\"\nregion_code = \"320602\"\n\n[[sink]]\nkind = \"http\"\nurl = \"http://a/\"\nhmac_secret = \"x\"\n";
         let renamed_default = ConfigChange::PutSink { name: "http".into(), fields: object(json!({ "timeout_s": 5 })) };
         assert!(edited(unnamed, renamed_default).unwrap().ends_with("hmac_secret = \"x\"\ntimeout_s = 5\n"));
+    }
+
+    #[test]
+    fn an_mqtt_sink_needs_no_hmac_secret_and_keeps_its_password_unless_given() {
+        let broker = |text: &str| {
+            let config = load_str(text, "test.toml", Path::new("/")).unwrap();
+            match config.sinks.iter().find(|s| s.name() == "broker") {
+                Some(crate::config::Sink::Mqtt(mqtt)) => (mqtt.url.to_string(), mqtt.topic.to_string(), mqtt.username.clone(), mqtt.password.as_ref().map(|p| p.expose().to_string())),
+                other => panic!("an MQTT sink called broker: {other:?}"),
+            }
+        };
+        let create = object(json!({ "kind": "mqtt", "url": "mqtt://broker.local:1883", "username": "box", "password": "hunter2", "topic": "city/{camera}/{event}" }));
+        let created = edited(EXAMPLE, ConfigChange::PutSink { name: "broker".into(), fields: create }).unwrap();
+        assert!(created.starts_with(EXAMPLE) && created[EXAMPLE.len()..].starts_with("\n[[sink]]\nkind = \"mqtt\"\nname = \"broker\"\n"), "{created}");
+        let stored = ("mqtt://broker.local:1883".to_string(), "city/{camera}/{event}".to_string(), Some("box".to_string()), Some("hunter2".to_string()));
+        assert_eq!(broker(&created), stored);
+        for shown in [json!("***"), json!(""), json!(null)] {
+            let fields = object(json!({ "url": "mqtt://other.local", "password": shown }));
+            let kept = edited(&created, ConfigChange::PutSink { name: "broker".into(), fields }).unwrap();
+            assert_eq!(broker(&kept), ("mqtt://other.local".to_string(), stored.1.clone(), stored.2.clone(), stored.3.clone()));
+        }
+        let anonymous = edited(&created, ConfigChange::PutSink { name: "broker".into(), fields: object(json!({ "url": "mqtt://broker.local:1883", "username": "" })) }).unwrap();
+        assert_eq!(broker(&anonymous), (stored.0.clone(), stored.1.clone(), None, None));
+        let unnamed = format!("{EXAMPLE}\n[[sink]]\nkind = \"mqtt\"\nurl = \"mqtt://b/\"\n");
+        let by_default_name = ConfigChange::PutSink { name: "mqtt".into(), fields: object(json!({ "url": "mqtt://c", "keep_alive_s": 60 })) };
+        assert!(edited(&unnamed, by_default_name).unwrap().ends_with("url = \"mqtt://c\"\nkeep_alive_s = 60\n"));
     }
 
     #[test]

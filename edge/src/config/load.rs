@@ -161,7 +161,7 @@ hmac_secret = "change-me"
         let https = GOOD.replace("http://127.0.0.1:9000/incidents", "https://127.0.0.1:9000/incidents");
         let with_tls = format!("{https}ca_file = \"tls/city-ca.pem\"\nclient_cert = \"tls/box.crt\"\nclient_key = \"/etc/steward/box.key\"\n");
         let config = load_str(&with_tls, "tls.toml", Path::new("/etc/steward")).unwrap();
-        let crate::config::Sink::Http(sink) = &config.sinks[0];
+        let crate::config::Sink::Http(sink) = &config.sinks[0] else { panic!("an HTTP sink") };
         assert_eq!(sink.ca_file.as_deref(), Some(Path::new("/etc/steward/tls/city-ca.pem")));
         let client = sink.client_cert.as_ref().expect("client certificate configured");
         assert_eq!((client.cert.as_path(), client.key.as_path()), (Path::new("/etc/steward/tls/box.crt"), Path::new("/etc/steward/box.key")));

@@ -144,4 +144,11 @@ pub struct RawSink {
     pub ca_file: Option<String>,
     pub client_cert: Option<String>,
     pub client_key: Option<String>,
+    // MQTT sinks
+    pub topic: Option<String>,
+    pub status_topic: Option<String>,
+    pub client_id: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub keep_alive_s: Option<f64>,
 }

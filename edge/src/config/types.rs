@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use crate::geometry::Polygon;
 use crate::kind::ViolationKind;
 use crate::rules::schedule::Schedule;
+use crate::sink::TopicTemplate;
 
 /// The whole appliance configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -391,12 +392,22 @@ pub struct CodeOverride {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Sink {
     Http(HttpSinkConfig),
+    Mqtt(MqttSinkConfig),
 }
 
 impl Sink {
     pub fn name(&self) -> &str {
         match self {
             Sink::Http(http) => &http.name,
+            Sink::Mqtt(mqtt) => &mqtt.name,
+        }
+    }
+
+    /// `http` or `mqtt`, as written in `[[sink]] kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sink::Http(_) => "http",
+            Sink::Mqtt(_) => "mqtt",
         }
     }
 }
@@ -431,6 +442,39 @@ pub enum EvidenceMode {
 pub struct ClientCert {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// An MQTT broker to publish incidents to (QoS 1, persistent session).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MqttSinkConfig {
+    /// Stable name of this sink: its delivery cursor in the outbox is keyed by it.
+    pub name: String,
+    /// `mqtt://host[:1883]` or `mqtts://host[:8883]`, without credentials.
+    pub url: url::Url,
+    /// Where each incident event is published.
+    pub topic: TopicTemplate,
+    /// Where `online` / `offline` (retained; `offline` also as the last will) is published.
+    pub status_topic: TopicTemplate,
+    /// `status_topic` filled in for this site and device.
+    pub status: String,
+    pub client_id: String,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// CA certificates (PEM) that the broker's certificate must chain to; the system's when absent.
+    pub ca_file: Option<PathBuf>,
+    pub keep_alive_s: u64,
+}
+
+impl MqttSinkConfig {
+    pub fn tls(&self) -> bool {
+        self.url.scheme() == "mqtts"
+    }
+    pub fn host(&self) -> &str {
+        self.url.host_str().unwrap_or_default()
+    }
+    pub fn port(&self) -> u16 {
+        self.url.port().unwrap_or(if self.tls() { 8883 } else { 1883 })
+    }
 }
 
 /// A secret string. Never printed: `Debug` and `Display` show `***`.

@@ -12,6 +12,10 @@ use crate::geometry::Polygon;
 use crate::kind::ViolationKind;
 use crate::rules::schedule::Schedule;
 
+mod mqtt;
+
+pub(crate) use mqtt::default_name as default_mqtt_name;
+
 /// A problem found while validating, still located by its path in the tree.
 #[derive(Debug, Clone)]
 pub struct Problem {
@@ -183,11 +187,24 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         }
     }
 
+    let device = {
+        let raw_device = raw.device.unwrap_or(RawDevice { id: None, platform: None });
+        let platforms = Platform::ALL.map(|p| (p.as_str(), p));
+        let platform = problems.choice(raw_device.platform.as_deref(), root.key("device").key("platform"), "platform", &platforms);
+        Device {
+            id: raw_device.id.unwrap_or_else(|| site.as_ref().map_or_else(|| "steward".to_string(), |s| s.name.clone())),
+            platform,
+        }
+    };
+
     let mut sinks = Vec::new();
     let mut sink_names = HashSet::new();
+    let sink_kinds: Vec<Option<String>> = raw.sink.iter().map(|s| s.kind.clone()).collect();
+    let about = mqtt::SinkContext { site: site.as_ref().map_or("", |s| s.name.as_str()), id: &device.id, base_dir };
     for (index, raw_sink) in raw.sink.into_iter().enumerate() {
         let path = root.key("sink").index(index);
-        if let Some(sink) = validate_sink(raw_sink, index, &path, base_dir, &mut problems) {
+        let first_of_kind = !sink_kinds[..index].contains(&raw_sink.kind);
+        if let Some(sink) = validate_sink(raw_sink, index, first_of_kind, &about, &path, &mut problems) {
             if !sink_names.insert(sink.name().to_string()) {
                 problems.value(path, format!("sink name `{}` is used twice: give each sink its own `name`", sink.name()));
             }
@@ -213,16 +230,6 @@ pub fn validate(raw: RawConfig, base_dir: &Path) -> Result<Config, Vec<Problem>>
         digits(&raw_codes.cjt214, 4, "cjt214", &mut problems);
         codes.overrides.insert(kind, CodeOverride { gb47678: raw_codes.gb47678, cjt214: raw_codes.cjt214, city: raw_codes.city });
     }
-
-    let device = {
-        let raw_device = raw.device.unwrap_or(RawDevice { id: None, platform: None });
-        let platforms = Platform::ALL.map(|p| (p.as_str(), p));
-        let platform = problems.choice(raw_device.platform.as_deref(), root.key("device").key("platform"), "platform", &platforms);
-        Device {
-            id: raw_device.id.unwrap_or_else(|| site.as_ref().map_or_else(|| "steward".to_string(), |s| s.name.clone())),
-            platform,
-        }
-    };
 
     if !problems.0.is_empty() {
         return Err(problems.0);
@@ -534,10 +541,12 @@ fn evidence_mode(mode: &Option<String>, base_url: &Option<String>, ttl_s: Option
     }
 }
 
-fn validate_sink(raw: RawSink, index: usize, path: &TreePath, base_dir: &Path, problems: &mut Problems) -> Option<Sink> {
+fn validate_sink(raw: RawSink, index: usize, first_of_kind: bool, device: &mqtt::SinkContext<'_>, path: &TreePath, problems: &mut Problems) -> Option<Sink> {
     let kind = problems.required(&raw.kind, path, "kind")?;
     match kind.as_str() {
+        "mqtt" => mqtt::validate_mqtt_sink(raw, index, first_of_kind, device, path, problems).map(Sink::Mqtt),
         "http" => {
+            mqtt::refuse_mqtt_keys(&raw, path, problems);
             let url = problems.required(&raw.url, path, "url").and_then(|text| match url::Url::parse(&text) {
                 Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => Some(url),
                 Ok(url) => {
@@ -559,10 +568,10 @@ fn validate_sink(raw: RawSink, index: usize, path: &TreePath, base_dir: &Path, p
                 problems.value(path.key("name"), format!("sink name `{name}`: use letters, digits, `-`, `_` or `.`"));
             }
             let evidence = evidence_mode(&raw.evidence, &raw.evidence_base_url, raw.evidence_url_ttl_s, path, problems);
-            let ca_file = raw.ca_file.as_deref().map(|file| resolve(base_dir, file));
+            let ca_file = raw.ca_file.as_deref().map(|file| resolve(device.base_dir, file));
             let client_cert = match (raw.client_cert.as_deref(), raw.client_key.as_deref()) {
                 (None, None) => None,
-                (Some(cert), Some(key)) => Some(ClientCert { cert: resolve(base_dir, cert), key: resolve(base_dir, key) }),
+                (Some(cert), Some(key)) => Some(ClientCert { cert: resolve(device.base_dir, cert), key: resolve(device.base_dir, key) }),
                 (Some(_), None) => {
                     problems.value(path.key("client_cert"), "give `client_key` (the client certificate's private key, PEM) with `client_cert`, or neither");
                     None
@@ -584,7 +593,7 @@ fn validate_sink(raw: RawSink, index: usize, path: &TreePath, base_dir: &Path, p
             Some(Sink::Http(HttpSinkConfig { name, url: url?, hmac_secret: Secret::new(secret?), timeout_s, evidence: evidence?, ca_file, client_cert }))
         }
         other => {
-            problems.value(path.key("kind"), format!("unknown sink kind `{other}`: expected `http`"));
+            problems.value(path.key("kind"), format!("unknown sink kind `{other}`: expected `http` or `mqtt`"));
             None
         }
     }

@@ -114,7 +114,7 @@ pub struct DeliveryItem {
     /// `pending`, `delivered` or `rejected`.
     pub state: String,
     pub attempts: u32,
-    /// The platform's HTTP status on the last attempt.
+    /// The platform's HTTP status on the last attempt (none for MQTT, whose PUBACK has none).
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
     pub delivered_at: Option<String>,
@@ -451,17 +451,17 @@ mod tests {
         let events: Vec<i64> = (1..=3).map(|seq| event(&conn, "x", seq, at(seq, 0, 0), &sinks)).collect();
         let queue = |sink: &str| DeliveryQueue::open(&db, sink).unwrap();
         // a: delivered, delivered, pending (never tried) → pending
-        queue("a").mark_delivered(events[0], 200, 5).unwrap();
-        queue("a").mark_delivered(events[1], 200, 5).unwrap();
+        queue("a").mark_delivered(events[0], Some(200), 5).unwrap();
+        queue("a").mark_delivered(events[1], Some(200), 5).unwrap();
         // b: delivered, retrying after an error, pending → failed
-        queue("b").mark_delivered(events[0], 200, 5).unwrap();
+        queue("b").mark_delivered(events[0], Some(200), 5).unwrap();
         queue("b").mark_retry(events[1], 10_000, Some(503), "HTTP 503", 5).unwrap();
         // c: rejected, retrying → rejected
         queue("c").mark_rejected(events[0], 401, "bad signature", 5).unwrap();
         queue("c").mark_retry(events[1], 10_000, None, "connection refused", 5).unwrap();
         // d: all delivered
         for event_id in &events {
-            queue("d").mark_delivered(*event_id, 200, 5).unwrap();
+            queue("d").mark_delivered(*event_id, Some(200), 5).unwrap();
         }
         let page = list(&db, IncidentFilter::default());
         let delivery: Vec<(&str, &str)> = page.incidents[0].delivery.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
@@ -477,7 +477,7 @@ mod tests {
         evidence(&conn, open, 1, "confirmation", "/ev/x-1-1.jpg", "image/jpeg");
         evidence(&conn, open, 0, "first_sight", "/ev/x-1-0.jpg", "image/jpeg");
         event(&conn, "x", 2, at(5, 0, 0), &["http", "backup"]);
-        DeliveryQueue::open(&db, "http").unwrap().mark_delivered(open, 201, 5).unwrap();
+        DeliveryQueue::open(&db, "http").unwrap().mark_delivered(open, Some(201), 5).unwrap();
         DeliveryQueue::open(&db, "backup").unwrap().mark_retry(open, 0, Some(500), "HTTP 500", 5).unwrap();
 
         let detail = incident_detail(&db, "x").unwrap().unwrap();
@@ -535,10 +535,10 @@ mod tests {
         let other = event(&conn, "y", 1, at(2, 0, 0), &["a"]);
         let a = DeliveryQueue::open(&db, "a").unwrap();
         let b = DeliveryQueue::open(&db, "b").unwrap();
-        a.mark_delivered(first, 200, 5).unwrap();
+        a.mark_delivered(first, Some(200), 5).unwrap();
         a.mark_rejected(second, 422, "unknown code", 5).unwrap();
-        a.mark_delivered(other, 200, 5).unwrap();
-        b.mark_delivered(first, 200, 5).unwrap();
+        a.mark_delivered(other, Some(200), 5).unwrap();
+        b.mark_delivered(first, Some(200), 5).unwrap();
         b.mark_retry(second, i64::MAX, Some(503), "HTTP 503", 5).unwrap();
 
         assert_eq!(resend(&db, "x", Some("a")).unwrap(), Some(2));
@@ -569,7 +569,7 @@ mod tests {
         incident(&conn, "x", "cam1", "illegal_parking", "open", at(0, 0, 0));
         let events: Vec<i64> = (1..=3).map(|seq| event(&conn, "x", seq, at(seq, 0, 0), &["a", "b"])).collect();
         let a = DeliveryQueue::open(&db, "a").unwrap();
-        a.mark_delivered(events[0], 200, 5).unwrap();
+        a.mark_delivered(events[0], Some(200), 5).unwrap();
         a.mark_rejected(events[1], 400, "bad", 5).unwrap();
         a.mark_retry(events[2], 0, None, "timeout", 5).unwrap();
         let counts = sink_counts(&db).unwrap();

@@ -186,7 +186,7 @@ mod tests {
         }
         let a = DeliveryQueue::open(&db, "a").unwrap();
         a.mark_retry(1, 0, Some(503), "HTTP 503", 7).unwrap();
-        a.mark_delivered(1, 200, 9).unwrap();
+        a.mark_delivered(1, Some(200), 9).unwrap();
         a.mark_rejected(2, 422, "unknown code", 3).unwrap();
 
         let export = |filter: ExportFilter| {

@@ -81,13 +81,14 @@ impl DeliveryQueue {
         Ok(records)
     }
 
-    /// The platform has it (2xx or 409), after an attempt of `latency_ms`.
-    pub fn mark_delivered(&self, event_id: i64, status: u16, latency_ms: u64) -> Result<(), OutboxError> {
+    /// The platform has it (HTTP 2xx or 409, or an MQTT PUBACK: no status), after an attempt of
+    /// `latency_ms`.
+    pub fn mark_delivered(&self, event_id: i64, status: Option<u16>, latency_ms: u64) -> Result<(), OutboxError> {
         self.settle(
             event_id,
             "UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?3, last_error = NULL, delivered_at = ?4 WHERE event_id = ?1 AND sink = ?2",
             &[&status, &Utc::now().to_rfc3339()],
-            Attempt { status: Some(status), latency_ms, error: None },
+            Attempt { status, latency_ms, error: None },
         )
     }
 
@@ -191,7 +192,7 @@ mod tests {
         for n in 0..ATTEMPTS_KEPT + 5 {
             a.mark_retry(1, 0, Some(503), &format!("try {n}"), n as u64).unwrap();
         }
-        a.mark_delivered(1, 200, 7).unwrap();
+        a.mark_delivered(1, Some(200), 7).unwrap();
         b.mark_rejected(1, 422, "unknown code", 3).unwrap();
         let log = |sink: &str| -> Vec<(Option<u16>, i64, Option<String>)> {
             let mut stmt = conn.prepare("SELECT status, latency_ms, error FROM delivery_attempts WHERE sink = ?1 ORDER BY attempt_id").unwrap();

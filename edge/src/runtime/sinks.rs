@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::Sink;
-use crate::sink::{SinkHandle, run_http_sink};
+use crate::sink::{SinkHandle, run_http_sink, run_mqtt_sink};
 use crate::telemetry::Telemetry;
 
 struct RunningSink {
@@ -74,6 +74,7 @@ impl SinkSet {
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = match sink {
             Sink::Http(http) => tokio::spawn(run_http_sink(http.clone(), self.database.clone(), self.telemetry.clone(), handle.clone(), stop_rx)),
+            Sink::Mqtt(mqtt) => tokio::spawn(run_mqtt_sink(mqtt.clone(), self.database.clone(), self.telemetry.clone(), handle.clone(), stop_rx)),
         };
         self.running.push(RunningSink { config: sink.clone(), handle, stop: stop_tx, task });
     }

@@ -63,7 +63,7 @@ fn invalid(key: &'static str, path: &Path, problem: String) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ClientCert, Secret};
+    use crate::config::{ClientCert, EvidenceMode, Secret};
 
     fn sink(dir: &Path, ca: Option<&str>, client: Option<(&str, &str)>) -> HttpSinkConfig {
         HttpSinkConfig {
@@ -71,6 +71,7 @@ mod tests {
             url: "https://127.0.0.1:9/incidents".parse().unwrap(),
             hmac_secret: Secret::new("s".into()),
             timeout_s: 5.0,
+            evidence: EvidenceMode::Inline,
             ca_file: ca.map(|f| dir.join(f)),
             client_cert: client.map(|(cert, key)| ClientCert { cert: dir.join(cert), key: dir.join(key) }),
         }

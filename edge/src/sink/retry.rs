@@ -14,6 +14,8 @@ const RETRY_BODY_MAX: usize = 200;
 pub enum Outcome {
     /// 2xx, or 409 (the platform already has it).
     Delivered(u16),
+    /// Acknowledged by a transport without statuses (an MQTT broker's PUBACK).
+    Acknowledged,
     /// Worth retrying: a network error, 408, 429 or 5xx. `retry_after` from the response.
     Retry { status: Option<u16>, error: String, retry_after: Option<Duration> },
     /// Refused in a way retrying will not fix (other 4xx): parked with the answer.
