@@ -8,35 +8,12 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use rand::{Rng, SeedableRng};
 
 const KERB: &str = "[[0.80, 0.00], [1.00, 0.00], [1.00, 0.25], [0.80, 0.25]]";
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `steward receive` as its own process, storing into `dir`.
-fn start_receiver(port: u16, dir: &Path, log: &Path) -> Process {
-    let child = Command::new(env!("CARGO_BIN_EXE_steward"))
-        .args(["receive", "--listen", &format!("127.0.0.1:{port}"), "--secret", SECRET, "--dir"])
-        .arg(dir)
-        .stdout(std::fs::File::create(log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start steward receive");
-    wait_until(Duration::from_secs(20), "the receiver to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Process(child)
-}
 
 /// The (incident, seq) pairs the receiver stored: `<dir>/<incident>/<seq>.json`.
 fn stored(dir: &Path) -> BTreeSet<(String, u32)> {
@@ -74,7 +51,7 @@ fn every_incident_arrives_exactly_once_through_twenty_sigkills() {
     let storage = scratch("crash-delivery");
     let received = storage.join("received");
     let port = free_port();
-    let receiver = start_receiver(port, &received, &storage.join("receiver.log"));
+    let receiver = start_receiver(port, &received, &[], &storage.join("receiver.log"));
     // Two cameras play the van-leaves scene as fast as they can, in a loop: the van is parked,
     // leaves (35 s into the clip) and comes back (75 s), so each camera keeps resolving and
     // opening incidents — within a few seconds of every start.

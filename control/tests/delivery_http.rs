@@ -81,16 +81,6 @@ fn make_certificates(dir: &Path) {
     std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
 }
 
-/// `steward receive` on `port` storing into `dir`, with `extra` options, once it listens.
-fn start_receiver(port: u16, dir: &Path, extra: &[&str], log: &Path) -> Steward {
-    let listen = format!("127.0.0.1:{port}");
-    let mut args = vec!["receive", "--listen", &listen, "--secret", SECRET, "--dir", dir.to_str().unwrap()];
-    args.extend_from_slice(extra);
-    let receiver = Steward::start(&args, log);
-    wait_until(Duration::from_secs(20), "steward receive to listen", || TcpStream::connect(("127.0.0.1", port)).is_ok());
-    receiver
-}
-
 /// A config with no camera, its outbox in `storage`, one HTTP sink to `url` with `sink_extra`
 /// lines (paths relative to the config file, which is written into `storage`).
 fn write_config(storage: &Path, control_port: u16, url: &str, sink_extra: &str) -> PathBuf {

@@ -10,7 +10,6 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -23,26 +22,6 @@ use steward_edge::sink::{SinkHandle, run_http_sink};
 use steward_edge::telemetry::Telemetry;
 
 const INCIDENTS: usize = 2000;
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn receiver(port: u16, dir: &Path, log: &Path, fail: Option<&str>) -> Process {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_steward"));
-    command.args(["receive", "--listen", &format!("127.0.0.1:{port}"), "--secret", SECRET, "--dir"]).arg(dir);
-    if let Some(fail) = fail {
-        command.args(["--fail", fail]);
-    }
-    let child = command.stdout(std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap()).stderr(Stdio::null()).spawn().expect("start steward receive");
-    wait_until(Duration::from_secs(20), "the receiver to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Process(child)
-}
 
 fn template() -> IncidentDocument {
     let docs = std::fs::read_to_string(repo().join("docs/incident.md")).unwrap();
@@ -72,7 +51,7 @@ fn two_thousand_incidents_survive_a_platform_outage_in_order() {
     let received = dir.join("received");
     let receiver_log = dir.join("receiver.log");
     let port = free_port();
-    let failing = receiver(port, &received, &receiver_log, Some("503"));
+    let failing = start_receiver(port, &received, &["--fail", "503"], &receiver_log);
 
     let config = load_str(
         &format!("[site]\nname = \"outage\"\nregion_code = \"320602\"\n\n[storage]\ndir = \"{}\"\n\n[[sink]]\nkind = \"http\"\nurl = \"http://127.0.0.1:{port}/incidents\"\nhmac_secret = \"{SECRET}\"\n", dir.display()),
@@ -140,7 +119,7 @@ fn two_thousand_incidents_survive_a_platform_outage_in_order() {
     drop(conn);
 
     // The platform recovers: everything arrives.
-    let _recovered = receiver(port, &received, &receiver_log, None);
+    let _recovered = start_receiver(port, &received, &[], &receiver_log);
     let recovered_at = Instant::now();
     wait_until(Duration::from_secs(300), "every event delivered after the outage", || pending(&db) == 0);
     println!("all {events} events delivered {:.1} s after the platform came back", recovered_at.elapsed().as_secs_f64());

@@ -212,6 +212,24 @@ impl Drop for Steward {
     }
 }
 
+/// `steward receive` on `port`, storing into `dir`, with `extra` options (`--fail 503`, TLS…),
+/// once it listens. Its stdout (a line per incident, `duplicate …` for repeats) and stderr are
+/// appended to `log`, so a receiver restarted on the same log keeps one story.
+pub fn start_receiver(port: u16, dir: &Path, extra: &[&str], log: &Path) -> Steward {
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_steward"))
+        .args(["receive", "--listen", &format!("127.0.0.1:{port}"), "--secret", SECRET, "--dir"])
+        .arg(dir)
+        .args(extra)
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .expect("start steward receive");
+    let receiver = Steward { child, log: log.to_path_buf() };
+    wait_until(Duration::from_secs(20), "steward receive to listen", || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    receiver
+}
+
 /// Polls `check` until it returns true; panics with `what` after `timeout`.
 pub fn wait_until(timeout: Duration, what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
