@@ -26,18 +26,8 @@ async function renderSinks(main) {
       tbody)),
     testResult, codesHolder);
 
-  async function reload() {
-    try {
-      const sinks = listOf(await api('GET', '/api/v1/sinks'), 'sinks');
-      if (!here()) return;
-      status.hidden = true;
-      renderSinkRows(tbody, sinks, formHolder, testResult, reload);
-    } catch (e) {
-      if (!here()) return;
-      status.hidden = false;
-      status.textContent = errText(e);
-    }
-  }
+  const reload = reloader(status, here, () => api('GET', '/api/v1/sinks'),
+    (answer) => renderSinkRows(tbody, listOf(answer, 'sinks'), formHolder, testResult, reload));
   await reload();
   every(5000, reload);
   await renderCodes(codesHolder, here);

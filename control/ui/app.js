@@ -16,6 +16,26 @@ function every(ms, fn) {
   page.timers.push(id);
 }
 
+/**
+ * A page's reload: fetches, then (if the page is still shown) hides `status` and shows the
+ * answer; a failure, in fetching or showing, goes into `status`. The page runs it once, then
+ * `every` few seconds.
+ */
+function reloader(status, here, fetch, show) {
+  return async () => {
+    try {
+      const answer = await fetch();
+      if (!here()) return;
+      status.hidden = true;
+      show(answer);
+    } catch (e) {
+      if (!here()) return;
+      status.hidden = false;
+      status.textContent = errText(e);
+    }
+  };
+}
+
 function onLeave(fn) {
   page.cleanups.push(fn);
 }

@@ -29,18 +29,8 @@ async function renderCameras(main) {
         .map((k) => h('th', { text: t(k) })))),
       tbody)));
 
-  async function reload() {
-    try {
-      const cameras = listOf(await api('GET', '/api/v1/cameras'), 'cameras');
-      if (!here()) return;
-      status.hidden = true;
-      renderCameraRows(tbody, cameras, formHolder, reload);
-    } catch (e) {
-      if (!here()) return;
-      status.hidden = false;
-      status.textContent = errText(e);
-    }
-  }
+  const reload = reloader(status, here, () => api('GET', '/api/v1/cameras'),
+    (answer) => renderCameraRows(tbody, listOf(answer, 'cameras'), formHolder, reload));
   await reload();
   every(5000, reload);
 }

@@ -61,7 +61,7 @@ async function renderIncidents(main) {
     camera.value = f.camera;
   }).catch(() => {});
 
-  async function reload() {
+  function query() {
     const q = new URLSearchParams();
     if (f.kind) q.set('kind', f.kind);
     if (f.camera) q.set('camera', f.camera);
@@ -70,22 +70,16 @@ async function renderIncidents(main) {
     if (localToRfc3339(f.until)) q.set('until', localToRfc3339(f.until));
     q.set('limit', String(PAGE_SIZE));
     q.set('offset', String(f.offset));
-    try {
-      const answer = await api('GET', '/api/v1/incidents?' + q.toString());
-      if (!here()) return;
-      status.hidden = true;
-      const list = listOf(answer, 'incidents');
-      const total = answer && typeof answer.total === 'number' ? answer.total : list.length;
-      renderIncidentRows(tbody, list);
-      summary.textContent = total ? `${f.offset + 1}–${f.offset + list.length} · ${t('total', total)}` : t('total', 0);
-      prev.disabled = f.offset === 0;
-      next.disabled = f.offset + list.length >= total;
-    } catch (e) {
-      if (!here()) return;
-      status.hidden = false;
-      status.textContent = errText(e);
-    }
+    return q.toString();
   }
+  const reload = reloader(status, here, () => api('GET', '/api/v1/incidents?' + query()), (answer) => {
+    const list = listOf(answer, 'incidents');
+    const total = answer && typeof answer.total === 'number' ? answer.total : list.length;
+    renderIncidentRows(tbody, list);
+    summary.textContent = total ? `${f.offset + 1}–${f.offset + list.length} · ${t('total', total)}` : t('total', 0);
+    prev.disabled = f.offset === 0;
+    next.disabled = f.offset + list.length >= total;
+  });
   await reload();
   every(5000, reload);
 }
